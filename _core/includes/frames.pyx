@@ -1,0 +1,91 @@
+cdef inline uint32_t _read_u32(const char *p) noexcept:
+    cdef const unsigned char *u = <const unsigned char *>p
+    return (<uint32_t>u[0] << 24) | (<uint32_t>u[1] << 16) | (<uint32_t>u[2] << 8) | <uint32_t>u[3]
+
+
+cdef inline void _write_u32(char *p, uint32_t v) noexcept:
+    p[0] = <char>((v >> 24) & 0xFF)
+    p[1] = <char>((v >> 16) & 0xFF)
+    p[2] = <char>((v >> 8) & 0xFF)
+    p[3] = <char>(v & 0xFF)
+
+
+cpdef bytes encode_frame(bytes header, bytes payload=b""):
+    """One frame: u32 total length, u32 header length, header bytes, payload bytes."""
+    cdef Py_ssize_t hl = len(header), pl = len(payload)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, 8 + hl + pl)
+    cdef char *p = PyBytes_AS_STRING(out)
+    _write_u32(p, <uint32_t>(4 + hl + pl))
+    _write_u32(p + 4, <uint32_t>hl)
+    memcpy(p + 8, PyBytes_AS_STRING(header), hl)
+    memcpy(p + 8 + hl, PyBytes_AS_STRING(payload), pl)
+    return out
+
+
+cdef class FrameScanner:
+    """Splits a byte stream into (header, payload) frames without decoding either."""
+
+    def __cinit__(self, Py_ssize_t max_frame_bytes=64 * 1024 * 1024):
+        self._start = 0
+        self._end = 0
+        self._cap = 0
+        self.max_frame_bytes = max_frame_bytes
+
+    def __dealloc__(self):
+        PyMem_Free(self._buf)
+
+    cdef Py_ssize_t _scan(self, const char *data, Py_ssize_t length, list frames) except -1:
+        # Appends every complete frame in data[:length] and returns the bytes consumed.
+        cdef Py_ssize_t pos = 0
+        cdef uint32_t total, head_len
+        while length - pos >= 4:
+            total = _read_u32(data + pos)
+            if total > <uint32_t>self.max_frame_bytes or total < 4:
+                raise ValueError(f"bad frame length {total}")
+            if length - pos - 4 < <Py_ssize_t>total:
+                break
+            head_len = _read_u32(data + pos + 4)
+            if head_len > total - 4:
+                raise ValueError(f"bad frame header length {head_len}")
+            frames.append((PyBytes_FromStringAndSize(data + pos + 8, head_len),
+                           PyBytes_FromStringAndSize(data + pos + 8 + head_len, total - 4 - head_len)))
+            pos += 4 + total
+        return pos
+
+    cpdef list feed(self, bytes data):
+        cdef list frames = []
+        cdef Py_ssize_t n = len(data), used, need, new_cap
+        cdef const char *src = PyBytes_AS_STRING(data)
+        if self._start == self._end:
+            # Fast path: nothing buffered, scan the caller's bytes in place.
+            used = self._scan(src, n, frames)
+            if used == n:
+                return frames
+            src += used
+            n -= used
+            self._start = self._end = 0
+        need = self._end + n
+        if need > self._cap:
+            if self._start:
+                memmove(self._buf, self._buf + self._start, self._end - self._start)
+                self._end -= self._start
+                self._start = 0
+                need = self._end + n
+            if need > self._cap:
+                new_cap = self._cap * 2 if self._cap else 65536
+                while new_cap < need:
+                    new_cap *= 2
+                self._buf = <char *>PyMem_Realloc(self._buf, new_cap)
+                if self._buf == NULL:
+                    raise MemoryError()
+                self._cap = new_cap
+        memcpy(self._buf + self._end, src, n)
+        self._end += n
+        used = self._scan(self._buf + self._start, self._end - self._start, frames)
+        self._start += used
+        if self._start == self._end:
+            self._start = self._end = 0
+        return frames
+
+    def pending(self):
+        return self._end - self._start

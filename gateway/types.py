@@ -1,0 +1,122 @@
+"""Shared value types: what a template declares and what an invocation returns.
+
+Everything here is plain data so that the HTTP surfaces, the scheduler and the
+tests can pass it around without importing each other.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Optional, Protocol
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+# Lambda's limits (aws-contract.md §5.1, §2.1).
+SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024          # 6291456: request and response
+ASYNC_PAYLOAD_LIMIT_BYTES = 1024 * 1024              # Event invocations
+RESPONSE_LIMIT_BYTES = SYNC_PAYLOAD_LIMIT_BYTES + 100  # RIE's MaxPayloadSize: 6291556
+MIN_TIMEOUT_S, MAX_TIMEOUT_S = 1, 900
+MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationSpec:
+    """One EventInvokeConfig destination: Type is SQS|SNS|Lambda|EventBridge|S3Bucket."""
+    type: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventInvokeConfig:
+    maximum_retry_attempts: int = 2
+    maximum_event_age_s: int = 21600
+    on_success: Optional[DestinationSpec] = None
+    on_failure: Optional[DestinationSpec] = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """An `AWS::Serverless::Function` after Globals, parameters and intrinsics."""
+    logical_id: str
+    function_name: str          # FunctionName property, else the logical id
+    handler: str
+    runtime: str
+    code_dir: str               # absolute path; LAMBDA_TASK_ROOT and cwd of the worker
+    timeout_s: float = 3
+    memory_mb: int = 128
+    environment: Mapping[str, str] = field(default_factory=dict)
+    reserved_concurrency: Optional[int] = None
+    log_format: str = "Text"    # LoggingConfig.LogFormat: Text | JSON
+    log_level: Optional[str] = None  # LoggingConfig.ApplicationLogLevel
+    architecture: str = "x86_64"
+    event_invoke: EventInvokeConfig = field(default_factory=EventInvokeConfig)
+    region: str = DEFAULT_REGION
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class CorsConfig:
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    max_age_s: Optional[int] = None
+
+
+ApiKind = Literal["REST", "HTTP"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSpec:
+    """An API: the implicit ServerlessRestApi / ServerlessHttpApi or an explicit resource."""
+    logical_id: str
+    kind: ApiKind
+    stage_name: str                              # "Prod" for the implicit REST API, "$default" for HTTP
+    stage_variables: Optional[Mapping[str, str]] = None
+    binary_media_types: tuple[str, ...] = ()     # "~1" already turned into "/"
+    cors: Optional[CorsConfig] = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    api: ApiSpec
+    method: str                 # upper case, or "ANY"
+    path: str                   # "/pets/{id}", "/{proxy+}", or "$default"
+    function: str               # logical id of the target function
+    payload_format: str = "1.0"  # "1.0" or "2.0"
+    operation_name: Optional[str] = None
+
+
+@dataclass(slots=True)
+class InvokeResult:
+    """What one invocation produced, as the Invoke API and API Gateway need it."""
+    request_id: str
+    payload: bytes                     # the function's result, or the error object
+    function_error: Optional[str] = None  # errorType when the invocation failed
+    status: str = "success"            # success | error | timeout
+    duration_ns: int = 0
+    billed_ms: int = 0
+    init_duration_ns: int = 0          # non-zero on a cold start
+    memory_size_mb: int = 128
+    max_memory_used_mb: int = 0
+    log: bytes = b""                   # the invocation's log, START..REPORT, when asked for
+    executed_version: str = "$LATEST"
+
+    @property
+    def failed(self) -> bool:
+        return self.function_error is not None
+
+
+class Invoker(Protocol):
+    """What the HTTP surfaces need from the scheduler; tests pass a fake."""
+
+    def function(self, name: str) -> FunctionSpec:
+        """The function by logical id or FunctionName; raises FunctionNotFound."""
+
+    async def invoke(self, function: str, payload: bytes, *, client_context: Optional[str] = None,
+                     invoked_arn: Optional[str] = None, want_log: bool = False) -> InvokeResult:
+        """Run one synchronous invocation; raises Throttled when no capacity is left."""
