@@ -21,6 +21,6 @@ else:
 
 __all__ = [
     "IMPLEMENTATION", "DeadlineHeap", "Pools", "Tally", "FrameScanner", "IdGenerator",
-    "billed_ms", "format_ms", "encode_frame", "COLD", "THROTTLED_RESERVED", "THROTTLED_ACCOUNT",
+    "billed_ms", "format_ms", "COLD", "THROTTLED_RESERVED", "THROTTLED_ACCOUNT",
     "STATUS_SUCCESS", "STATUS_ERROR", "STATUS_TIMEOUT", "FRAME_HEAD_BYTES",
 ]

@@ -251,11 +251,6 @@ class Tally:
 
 # --------------------------------------------------------------------------- frames
 
-def encode_frame(header: bytes, payload: bytes = b"") -> bytes:
-    """One frame: u32 total length, u32 header length, header bytes, payload bytes."""
-    return _FRAME_HEAD.pack(len(header) + len(payload) + 4, len(header)) + header + payload
-
-
 class FrameScanner:
     """Splits a byte stream into (header, payload) frames without decoding either."""
 

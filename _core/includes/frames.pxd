@@ -9,5 +9,3 @@ cdef class FrameScanner:
     cdef Py_ssize_t _scan(self, const char *data, Py_ssize_t length, list frames) except -1
     cpdef list feed(self, bytes data)
 
-
-cpdef bytes encode_frame(bytes header, bytes payload=*)

@@ -3,25 +3,6 @@ cdef inline uint32_t _read_u32(const char *p) noexcept:
     return (<uint32_t>u[0] << 24) | (<uint32_t>u[1] << 16) | (<uint32_t>u[2] << 8) | <uint32_t>u[3]
 
 
-cdef inline void _write_u32(char *p, uint32_t v) noexcept:
-    p[0] = <char>((v >> 24) & 0xFF)
-    p[1] = <char>((v >> 16) & 0xFF)
-    p[2] = <char>((v >> 8) & 0xFF)
-    p[3] = <char>(v & 0xFF)
-
-
-cpdef bytes encode_frame(bytes header, bytes payload=b""):
-    """One frame: u32 total length, u32 header length, header bytes, payload bytes."""
-    cdef Py_ssize_t hl = len(header), pl = len(payload)
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, 8 + hl + pl)
-    cdef char *p = PyBytes_AS_STRING(out)
-    _write_u32(p, <uint32_t>(4 + hl + pl))
-    _write_u32(p + 4, <uint32_t>hl)
-    memcpy(p + 8, PyBytes_AS_STRING(header), hl)
-    memcpy(p + 8 + hl, PyBytes_AS_STRING(payload), pl)
-    return out
-
-
 cdef class FrameScanner:
     """Splits a byte stream into (header, payload) frames without decoding either."""
 

@@ -1,0 +1,1 @@
+"""AWS-facing pieces of lambdagate: the SAM template loader and its helpers."""

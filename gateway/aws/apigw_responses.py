@@ -1,0 +1,431 @@
+"""Lambda proxy results -> HTTP responses, API Gateway's own error responses, and CORS.
+
+aws-contract.md §1.4 (response mapping), §1.5 (binary), §1.7 (errors), §1.8 (CORS). Every function
+returns ``(status, headers, body)`` with ``headers`` a fresh list of ``(name bytes, value bytes)``.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+import orjson
+
+from gateway.types import CorsConfig
+
+from .apigw_events import media_type_matches
+
+__all__ = [
+    "MalformedResponse",
+    "map_rest_response",
+    "map_http_response",
+    "rest_error",
+    "http_error",
+    "rest_internal_error",
+    "rest_invoke_failed",
+    "rest_missing_token",
+    "rest_throttled",
+    "rest_request_too_long",
+    "rest_content_length_exceeded",
+    "rest_timeout",
+    "http_internal_error",
+    "http_not_found",
+    "http_throttled",
+    "http_payload_too_large",
+    "http_service_unavailable",
+    "is_preflight",
+    "cors_origin_allowed",
+    "cors_preflight",
+    "cors_response_headers",
+    "strip_cors_headers",
+    "rest_cors_preflight",
+]
+
+Headers = list[tuple[bytes, bytes]]
+Response = tuple[int, Headers, bytes]
+RequestHeaders = Union[Mapping[str, str], Sequence[tuple[bytes, bytes]]]
+
+
+class MalformedResponse(ValueError):
+    """The function's result is not a valid proxy response (REST answers 502, HTTP API 500)."""
+
+
+# Keys a REST proxy response may carry; anything else is "Malformed Lambda proxy response" (502).
+# base64Encoded is accepted as an alias of isBase64Encoded (SAM: found "by trial"; aws-sam-cli#2434).
+_REST_KEYS = frozenset(("statusCode", "body", "headers", "multiValueHeaders", "isBase64Encoded",
+                        "base64Encoded"))
+_ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+# --------------------------------------------------------------------------- value coercion
+
+def _status(value: Any) -> int:
+    """statusCode: an int, or a string of digits (AWS accepts ``"201"``, rejects ``"test"``)."""
+    if isinstance(value, bool):
+        raise MalformedResponse("statusCode must be an integer")
+    if isinstance(value, int):
+        code = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit()):
+            raise MalformedResponse(f"statusCode {value!r} is not an integer")
+        code = int(text)
+    elif isinstance(value, float) and value.is_integer():
+        code = int(value)
+    else:
+        raise MalformedResponse(f"statusCode {value!r} is not an integer")
+    if not 100 <= code <= 599:
+        raise MalformedResponse(f"statusCode {code} is not a valid HTTP status")
+    return code
+
+
+def _text(value: Any, what: str) -> str:
+    """A string field; booleans and numbers are rendered as their JSON text, objects are malformed."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return orjson.dumps(value).decode()
+    raise MalformedResponse(f"{what} must be a string, not {type(value).__name__}")
+
+
+def _flag(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise MalformedResponse("isBase64Encoded must be a boolean")
+
+
+def _body(value: Any) -> str:
+    return "" if value is None else _text(value, "body")
+
+
+def _enc(s: str) -> bytes:
+    try:
+        return s.encode("latin-1")
+    except UnicodeEncodeError:
+        return s.encode("utf-8")
+
+
+def _b64decode(text: str) -> bytes:
+    try:
+        return base64.b64decode(text)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedResponse(f"body is not valid base64: {exc}") from None
+
+
+def _merge_headers(headers: Any, multi: Any) -> list[tuple[str, str]]:
+    """``headers`` + ``multiValueHeaders``: for a name present in both (case-insensitively) the
+    ``multiValueHeaders`` values replace the single value (LocalStack's AWS-validated snapshot
+    ``invoke-api-multi-headers-overwrite``; the docs' "only the values from multiValueHeaders")."""
+    merged: dict[str, tuple[str, list[str]]] = {}
+    if headers is not None:
+        if not isinstance(headers, dict):
+            raise MalformedResponse("headers must be an object")
+        for name, value in headers.items():
+            if value is not None:
+                merged[name.lower()] = (name, [_text(value, f"header {name}")])
+    if multi is not None:
+        if not isinstance(multi, dict):
+            raise MalformedResponse("multiValueHeaders must be an object")
+        for name, values in multi.items():
+            if values is None:
+                continue
+            if not isinstance(values, list):
+                raise MalformedResponse(f"multiValueHeaders[{name!r}] must be a list")
+            merged[name.lower()] = (name, [_text(v, f"header {name}") for v in values if v is not None])
+    return [(name, v) for name, values in merged.values() for v in values]
+
+
+def _load(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise MalformedResponse("the function's result is not JSON") from None
+
+
+def _finish(status: int, pairs: list[tuple[str, str]], body: bytes, ct_name: bytes) -> Response:
+    out: Headers = []
+    has_ct = False
+    for name, value in pairs:
+        if not has_ct and name.lower() == "content-type":
+            has_ct = True
+        out.append((_enc(name), _enc(value)))
+    if not has_ct:
+        out.append((ct_name, b"application/json"))
+    return status, out, body
+
+
+def _first_accept(accept: Optional[str]) -> str:
+    if not accept:
+        return ""
+    return accept.split(",", 1)[0].split(";", 1)[0].strip().lower()
+
+
+# --------------------------------------------------------------------------- response mapping
+
+def map_rest_response(payload: bytes, accept: Optional[str],
+                      binary_media_types: Sequence[str]) -> Response:
+    """A REST API (AWS_PROXY) response from the function's JSON result.
+
+    Raises MalformedResponse (-> 502 ``Internal server error``) for: not JSON, not an object, any
+    key outside statusCode/body/headers/multiValueHeaders/isBase64Encoded/base64Encoded, a
+    statusCode that is not an integer (digit strings are accepted), an object or list body, a
+    multiValueHeaders entry that is not a list. No statusCode -> 200 (``{}`` answers 200, empty).
+    A base64 body is decoded only when isBase64Encoded is true and the *first* media type of the
+    client's Accept header matches binaryMediaTypes; otherwise the base64 text is sent as is.
+    """
+    obj = _load(payload)
+    if not isinstance(obj, dict):
+        raise MalformedResponse("a REST proxy response must be a JSON object")
+    if not _REST_KEYS.issuperset(obj):
+        extra = sorted(set(obj) - _REST_KEYS)
+        raise MalformedResponse(f"unexpected keys in the proxy response: {', '.join(extra)}")
+    raw_status = obj.get("statusCode")
+    status = 200 if raw_status is None else _status(raw_status)
+    pairs = _merge_headers(obj.get("headers"), obj.get("multiValueHeaders"))
+    text = _body(obj.get("body"))
+    b64 = obj.get("isBase64Encoded")
+    if b64 is None:
+        b64 = obj.get("base64Encoded")
+    if _flag(b64) and binary_media_types and media_type_matches(_first_accept(accept), binary_media_types):
+        body = _b64decode(text)
+    else:
+        body = text.encode()
+    return _finish(status, pairs, body, b"Content-Type")
+
+
+def map_http_response(payload: bytes, payload_format: str) -> Response:
+    """An HTTP API response from the function's result, for payload format ``"1.0"`` or ``"2.0"``.
+
+    1.0: a JSON object with a statusCode (missing -> malformed), headers + multiValueHeaders merged,
+    unknown keys ignored. 2.0: an object with a statusCode is used as given (``cookies`` -> one
+    ``set-cookie`` each, multiValueHeaders ignored); any other JSON value is inferred as status
+    200, ``content-type: application/json`` and the value as the body (a string as its text,
+    anything else - objects, arrays, numbers, ``null`` - as the JSON the function returned).
+    A 2.0 object without statusCode but with ``errorMessage`` is treated as a failed invocation
+    (AWS answers 500 for it; LocalStack AWS-validated test). Base64 bodies are always decoded.
+    Raises MalformedResponse (-> 500 ``Internal Server Error``).
+    """
+    obj = _load(payload)
+    if payload_format == "1.0":
+        if not isinstance(obj, dict):
+            raise MalformedResponse("a payload 1.0 response must be a JSON object")
+        raw_status = obj.get("statusCode")
+        if raw_status is None:
+            raise MalformedResponse("statusCode is required")
+        status = _status(raw_status)
+        pairs = _merge_headers(obj.get("headers"), obj.get("multiValueHeaders"))
+        text = _body(obj.get("body"))
+        body = _b64decode(text) if _flag(obj.get("isBase64Encoded")) else text.encode()
+        return _finish(status, pairs, body, b"Content-Type")
+
+    if not isinstance(obj, dict) or obj.get("statusCode") is None:
+        if isinstance(obj, dict) and "errorMessage" in obj:
+            raise MalformedResponse("the function returned an error object")
+        body = obj.encode() if isinstance(obj, str) else payload.strip()
+        return 200, [(b"content-type", b"application/json")], body
+
+    status = _status(obj["statusCode"])
+    pairs = _merge_headers(obj.get("headers"), None)
+    cookies = obj.get("cookies")
+    if cookies is not None:
+        if not isinstance(cookies, list):
+            raise MalformedResponse("cookies must be a list of strings")
+        for cookie in cookies:
+            if not isinstance(cookie, str):
+                raise MalformedResponse("cookies must be a list of strings")
+            pairs.append(("set-cookie", cookie))
+    text = _body(obj.get("body"))
+    body = _b64decode(text) if _flag(obj.get("isBase64Encoded")) else text.encode()
+    return _finish(status, pairs, body, b"content-type")
+
+
+# --------------------------------------------------------------------------- API Gateway's own errors
+
+def rest_error(status: int, message: str, error_type: Optional[str] = None, *,
+               request_id: Optional[str] = None, spaced: bool = False) -> Response:
+    """A REST gateway response: ``{"message":"..."}`` (``spaced``: ``{"message": "..."}``, the form
+    of integration failures), Content-Type application/json, x-amzn-RequestId, x-amzn-ErrorType."""
+    body = (b'{"message": ' if spaced else b'{"message":') + orjson.dumps(message) + b"}"
+    headers: Headers = [(b"Content-Type", b"application/json")]
+    if request_id:
+        headers.append((b"x-amzn-RequestId", request_id.encode()))
+    if error_type:
+        headers.append((b"x-amzn-ErrorType", error_type.encode()))
+    return status, headers, body
+
+
+def http_error(status: int, message: str, *, request_id: Optional[str] = None) -> Response:
+    """An HTTP API error: ``{"message":"..."}``, content-type application/json, apigw-requestid."""
+    headers: Headers = [(b"content-type", b"application/json")]
+    if request_id:
+        headers.append((b"apigw-requestid", request_id.encode()))
+    return status, headers, b'{"message":' + orjson.dumps(message) + b"}"
+
+
+def rest_internal_error(request_id: Optional[str] = None) -> Response:
+    """502: function error, function timeout, malformed proxy response."""
+    return rest_error(502, "Internal server error", "InternalServerErrorException",
+                      request_id=request_id, spaced=True)
+
+
+def rest_invoke_failed(request_id: Optional[str] = None) -> Response:
+    """500: the Lambda Invoke call itself was rejected (permissions, function missing)."""
+    return rest_error(500, "Internal server error", "InternalServerErrorException",
+                      request_id=request_id, spaced=True)
+
+
+def rest_missing_token(request_id: Optional[str] = None) -> Response:
+    """403: no resource/method matched."""
+    return rest_error(403, "Missing Authentication Token", "MissingAuthenticationTokenException",
+                      request_id=request_id)
+
+
+def rest_throttled(request_id: Optional[str] = None) -> Response:
+    """429: THROTTLED gateway response."""
+    return rest_error(429, "Too Many Requests", "TooManyRequestsException", request_id=request_id)
+
+
+def rest_request_too_long(request_id: Optional[str] = None) -> Response:
+    """413: the event exceeds Lambda's 6 MB invoke payload limit (koki-develop/lgtm-generator#10 capture)."""
+    return rest_error(413, "Request Too Long", "BadRequestException", request_id=request_id, spaced=True)
+
+
+def rest_content_length_exceeded(limit: int = 10485760) -> Response:
+    """413 for a request body over API Gateway's 10 MB limit: plain text, no JSON (same capture)."""
+    return 413, [(b"Content-Type", b"text; charset=utf-8")], \
+        f"HTTP content length exceeded {limit} bytes.".encode()
+
+
+def rest_timeout(request_id: Optional[str] = None) -> Response:
+    """504: integration timeout reached before the function finished."""
+    return rest_error(504, "Endpoint request timed out", None, request_id=request_id, spaced=True)
+
+
+def http_internal_error(request_id: Optional[str] = None) -> Response:
+    """500: function error, timeout or malformed response on an HTTP API."""
+    return http_error(500, "Internal Server Error", request_id=request_id)
+
+
+def http_not_found(request_id: Optional[str] = None) -> Response:
+    return http_error(404, "Not Found", request_id=request_id)
+
+
+def http_throttled(request_id: Optional[str] = None) -> Response:
+    return http_error(429, "Too Many Requests", request_id=request_id)
+
+
+def http_payload_too_large(request_id: Optional[str] = None) -> Response:
+    """413 on an HTTP API (body text unconfirmed)."""
+    return http_error(413, "Request Entity Too Large", request_id=request_id)
+
+
+def http_service_unavailable(request_id: Optional[str] = None) -> Response:
+    """503: HTTP API integration timeout (30 s) reached (body text unconfirmed)."""
+    return http_error(503, "Service Unavailable", request_id=request_id)
+
+
+# --------------------------------------------------------------------------- CORS
+
+def _request_header(request_headers: RequestHeaders, name: str) -> Optional[str]:
+    """A header from a Mapping (any casing) or an ASGI list of (lower-cased bytes, bytes)."""
+    if isinstance(request_headers, Mapping):
+        value = request_headers.get(name)
+        if value is None:
+            for k, v in request_headers.items():
+                if k.lower() == name:
+                    return v
+        return value
+    bname = name.encode()
+    for k, v in request_headers:
+        if k == bname or k.lower() == bname:
+            return v.decode("latin-1")
+    return None
+
+
+def is_preflight(method: str, request_headers: RequestHeaders) -> bool:
+    """A CORS preflight: OPTIONS with both Origin and Access-Control-Request-Method."""
+    return (method == "OPTIONS" and _request_header(request_headers, "origin") is not None
+            and _request_header(request_headers, "access-control-request-method") is not None)
+
+
+def cors_origin_allowed(cors: CorsConfig, origin: Optional[str]) -> Optional[str]:
+    """The Access-Control-Allow-Origin value for ``origin``: ``*`` when all origins are allowed,
+    the origin itself when listed, else None (no CORS headers at all)."""
+    if not origin:
+        return None
+    if "*" in cors.allow_origins:
+        return "*"
+    wanted = origin.rstrip("/").lower()
+    for allowed in cors.allow_origins:
+        if allowed.rstrip("/").lower() == wanted:
+            return origin
+    return None
+
+
+def cors_preflight(cors: CorsConfig, request_headers: RequestHeaders) -> Response:
+    """HTTP API with CorsConfiguration: API Gateway's own answer to a preflight (no route needed).
+
+    204, empty body. The CORS headers appear only when the Origin is allowed and the request
+    carries Access-Control-Request-Method; they are the configured lists, not echoes.
+    """
+    headers: Headers = []
+    allow = cors_origin_allowed(cors, _request_header(request_headers, "origin"))
+    if allow is not None and _request_header(request_headers, "access-control-request-method"):
+        headers.append((b"access-control-allow-origin", _enc(allow)))
+        if cors.allow_credentials:
+            headers.append((b"access-control-allow-credentials", b"true"))
+        if cors.allow_methods:
+            headers.append((b"access-control-allow-methods", _enc(",".join(cors.allow_methods))))
+        if cors.allow_headers:
+            headers.append((b"access-control-allow-headers", _enc(",".join(cors.allow_headers))))
+        if cors.max_age_s is not None:
+            headers.append((b"access-control-max-age", str(cors.max_age_s).encode()))
+    return 204, headers, b""
+
+
+def cors_response_headers(cors: CorsConfig, origin: Optional[str]) -> Headers:
+    """Headers an HTTP API adds to an integration response for a CORS request (allowed Origin)."""
+    allow = cors_origin_allowed(cors, origin)
+    if allow is None:
+        return []
+    out: Headers = [(b"access-control-allow-origin", _enc(allow))]
+    if cors.allow_credentials:
+        out.append((b"access-control-allow-credentials", b"true"))
+    if cors.expose_headers:
+        out.append((b"access-control-expose-headers", _enc(",".join(cors.expose_headers))))
+    return out
+
+
+def strip_cors_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """Drop the integration's Access-Control-* headers: with CORS configured, AWS ignores them."""
+    return [(k, v) for k, v in headers if not k.lower().startswith(b"access-control-")]
+
+
+def rest_cors_preflight(cors: CorsConfig, methods: Iterable[str] = ()) -> Response:
+    """REST API ``Cors``: what the MOCK OPTIONS method SAM generates answers (SAMT swagger.py).
+
+    200, ``{}``. Allow-Origin is the configured value whatever the request's Origin; Allow-Methods
+    defaults to the path's methods plus OPTIONS (all methods when the path has ANY); Allow-Headers
+    and Max-Age only when configured; Allow-Credentials only when true.
+    """
+    if cors.allow_methods:
+        allow_methods = ",".join(cors.allow_methods)
+    else:
+        ms = {m.upper() for m in methods}
+        allow_methods = ",".join(_ALL_METHODS if "ANY" in ms else sorted(ms | {"OPTIONS"}))
+    headers: Headers = [(b"Content-Type", b"application/json"),
+                        (b"Access-Control-Allow-Origin", _enc(",".join(cors.allow_origins)))]
+    if cors.allow_headers:
+        headers.append((b"Access-Control-Allow-Headers", _enc(",".join(cors.allow_headers))))
+    headers.append((b"Access-Control-Allow-Methods", _enc(allow_methods)))
+    if cors.max_age_s is not None:
+        headers.append((b"Access-Control-Max-Age", str(cors.max_age_s).encode()))
+    if cors.allow_credentials:
+        headers.append((b"Access-Control-Allow-Credentials", b"true"))
+    return 200, headers, b"{}"

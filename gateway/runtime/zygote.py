@@ -1,0 +1,173 @@
+"""A zygote: a Python interpreter that has already imported the worker runtime and
+the common standard library, and forks a new worker for every cold start.
+
+Started by the gateway as `python -m gateway.runtime.zygote <control fd> <gateway pid>`. The
+control socket is SOCK_SEQPACKET: one msgpack message per request, with the new
+worker's socket and log file attached as file descriptors. The zygote reports
+each fork's pid and each child's exit status. When the control socket closes
+(the gateway exited or died), it kills every worker it forked and exits.
+"""
+from __future__ import annotations
+
+import array
+import ctypes
+import os
+import select
+import signal
+import socket
+import sys
+
+# Preloaded so that forked workers do not pay for them; kept to what handlers
+# commonly use, since fork cost grows with the zygote's memory.
+import base64  # noqa: F401
+import collections  # noqa: F401
+import dataclasses  # noqa: F401
+import datetime  # noqa: F401
+import decimal  # noqa: F401
+import hashlib  # noqa: F401
+import json  # noqa: F401
+import logging  # noqa: F401
+import re  # noqa: F401
+import typing  # noqa: F401
+import urllib.parse  # noqa: F401
+import uuid  # noqa: F401
+
+import msgpack
+
+from gateway import wire
+from gateway.runtime import worker as worker_runtime
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+_FDS_SPACE = socket.CMSG_SPACE(2 * array.array("i").itemsize)
+
+
+def _die_with_parent() -> None:
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class Zygote:
+    def __init__(self, control: socket.socket):
+        self.control = control
+        self.children: set = set()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            while True:
+                readable, _, _ = select.select([self.control, self.wake_r], [], [])
+                if self.wake_r in readable:
+                    os.read(self.wake_r, 4096)
+                if self.control in readable and not self._handle_request():
+                    return
+                self._reap()
+        finally:
+            self._kill_all()
+
+    def _handle_request(self) -> bool:
+        try:
+            data, ancdata, _, _ = self.control.recvmsg(1 << 20, _FDS_SPACE)
+        except InterruptedError:
+            return True
+        if not data:
+            return False
+        fds = array.array("i")
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(cdata[: len(cdata) - (len(cdata) % fds.itemsize)])
+        message = msgpack.unpackb(data)
+        if message[0] == wire.FORK:
+            self._fork(message[1], message[2], list(fds))
+        else:
+            for fd in fds:
+                os.close(fd)
+        return True
+
+    def _fork(self, seq: int, spec: dict, fds: list) -> None:
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            self._send([wire.FORKED, seq, -1, "expected 2 file descriptors"])
+            return
+        sock_fd, log_fd = fds
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(sock_fd)
+            os.close(log_fd)
+            self._send([wire.FORKED, seq, -1, str(exc)])
+            return
+        if pid == 0:
+            self._become_worker(spec, sock_fd, log_fd)
+        os.close(sock_fd)
+        os.close(log_fd)
+        self.children.add(pid)
+        self._send([wire.FORKED, seq, pid])
+
+    def _become_worker(self, spec: dict, sock_fd: int, log_fd: int) -> None:
+        status = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            self.control.close()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            os.setpgid(0, 0)
+            _die_with_parent()
+            status = worker_runtime.run(spec, sock_fd, log_fd)
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(status)
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            self._send([wire.EXITED, pid, status])
+
+    def _send(self, message: list) -> None:
+        try:
+            self.control.send(msgpack.packb(message))
+        except OSError:
+            pass  # the gateway is gone; serve() ends on the next read
+
+    def _kill_all(self) -> None:
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in list(self.children):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self.children.clear()
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    _die_with_parent()
+    if len(argv) > 1 and os.getppid() != int(argv[1]):
+        return  # the gateway died before the death signal was armed
+    control = socket.socket(fileno=int(argv[0]))
+    control.setblocking(True)
+    Zygote(control).serve()
+
+
+if __name__ == "__main__":
+    main()

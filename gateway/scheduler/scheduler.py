@@ -1,0 +1,455 @@
+"""The scheduler: warm pools, cold starts through the zygote, deadlines, tallies.
+
+Decisions (which worker, throttle or not, which deadline is next, what to bill)
+are made by `_core`; this module does the I/O around them on the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, TextIO
+
+import _core
+from _core import COLD, STATUS_ERROR, STATUS_SUCCESS, STATUS_TIMEOUT, THROTTLED_RESERVED
+from gateway import wire
+from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
+from gateway.logs import LogSinks, init_start_line, invocation_log, report_line
+from gateway.scheduler import outcomes
+from gateway.scheduler.environment import python_worker_spec
+from gateway.scheduler.workers import BUSY, DEAD, IDLE, Worker, WorkerLost, WorkerTimedOut
+from gateway.scheduler.zygote import ZygoteError, ZygoteProcess
+from gateway.types import RESPONSE_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec, InvokeResult
+
+log = logging.getLogger("lambdagate")
+
+_THROTTLE_REASONS = {THROTTLED_RESERVED: "ReservedFunctionConcurrentInvocationLimitExceeded"}
+_ACCOUNT_REASON = "ConcurrentInvocationLimitExceeded"
+_EXIT_STATUS_WAIT_S = 2.0
+
+
+@dataclass
+class SchedulerConfig:
+    account_concurrency: int = 1000        # AWS's default regional limit
+    keepalive_s: float = 600.0             # idle workers are reaped after this
+    init_timeout_s: float = 10.0           # Lambda's Init phase limit
+    log_dir: Optional[str] = None          # one <FunctionName>.log per function; None: console only
+    console: Optional[TextIO] = field(default_factory=lambda: sys.stderr)
+    enforce_memory: bool = True
+    memory_poll_ms: int = 10
+    python: str = sys.executable
+
+
+class _Function:
+    __slots__ = ("spec", "index", "generation", "timeout_ns", "timeout_ms")
+
+    def __init__(self, spec: FunctionSpec, index: int):
+        self.spec = spec
+        self.index = index
+        self.generation = 0
+        self.timeout_ns = int(spec.timeout_s * 1_000_000_000)
+        self.timeout_ms = int(spec.timeout_s * 1000)
+
+
+def _python_runtime(runtime: str) -> bool:
+    return runtime.startswith("python")
+
+
+class Scheduler:
+    """Runs invocations of the functions it is given; implements `Invoker`."""
+
+    def __init__(self, functions: Iterable[FunctionSpec], config: Optional[SchedulerConfig] = None):
+        self.config = config or SchedulerConfig()
+        self._pools = _core.Pools(self.config.account_concurrency)
+        self._tally = _core.Tally()
+        self._deadlines = _core.DeadlineHeap()
+        self._ids = _core.IdGenerator(os.urandom(16))
+        self._functions: dict = {}          # logical id and FunctionName -> _Function
+        self._ordered: list = []
+        for spec in functions:
+            fn = _Function(spec, self._pools.add_function(-1 if spec.reserved_concurrency is None
+                                                          else spec.reserved_concurrency))
+            self._tally.add_function()
+            self._ordered.append(fn)
+            self._functions[spec.logical_id] = fn
+            self._functions.setdefault(spec.function_name, fn)
+        self._workers: list = []            # slot -> Worker or None
+        self._free_slots: list = []
+        self._zygote: Optional[ZygoteProcess] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_deadline_ns = -1
+        self._reaper: Optional[asyncio.TimerHandle] = None
+        self._sinks = LogSinks(self.config.log_dir, self.config.console)
+        self._in_flight = 0
+        self._idle_event: Optional[asyncio.Event] = None
+        self.closing = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._idle_event = asyncio.Event()
+        self._idle_event.set()
+        py = "python%d.%d" % sys.version_info[:2]
+        for fn in self._ordered:
+            runtime = fn.spec.runtime
+            if _python_runtime(runtime) and runtime != py:
+                log.warning("function %s declares %s; lambdagate runs it with %s (%s)",
+                            fn.spec.logical_id, runtime, py, self.config.python)
+        if any(_python_runtime(fn.spec.runtime) for fn in self._ordered):
+            self._ensure_zygote()
+        self._schedule_reaper()
+
+    def _ensure_zygote(self) -> ZygoteProcess:
+        if self._zygote is None or not self._zygote.alive:
+            if self._zygote is not None:
+                self._zygote.close(timeout_s=1)
+            self._zygote = ZygoteProcess(self.config.python)
+            self._zygote.start()
+        return self._zygote
+
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Stop: let in-flight invocations finish within grace_s, then kill everything."""
+        self.closing = True
+        if grace_s > 0 and self._in_flight:
+            try:
+                await asyncio.wait_for(self._idle_event.wait(), grace_s)
+            except asyncio.TimeoutError:
+                pass
+        self._kill_all()
+
+    def _kill_all(self) -> None:
+        for handle in (self._timer, self._reaper):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._reaper = None
+        for worker in self._workers:
+            if worker is not None:
+                worker.fail_pending(LambdagateError("lambdagate is shutting down"))
+                worker.kill()
+                worker.release_log()
+        self._workers.clear()
+        self._free_slots.clear()
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
+        self._sinks.close()
+
+    # ------------------------------------------------------------------ queries
+
+    def function(self, name: str) -> FunctionSpec:
+        fn = self._functions.get(name)
+        if fn is None:
+            raise FunctionNotFound(name)
+        return fn.spec
+
+    def functions(self) -> list:
+        return [fn.spec for fn in self._ordered]
+
+    def totals(self, name: str) -> dict:
+        return self._tally.snapshot(self._lookup(name).index)
+
+    def worker_pids(self, name: Optional[str] = None) -> list:
+        index = None if name is None else self._lookup(name).index
+        return [w.pid for w in self._workers
+                if w is not None and w.pid > 0 and w.state != DEAD and (index is None or w.fn_index == index)]
+
+    def idle_count(self, name: str) -> int:
+        return self._pools.idle(self._lookup(name).index)
+
+    def _lookup(self, name: str) -> _Function:
+        fn = self._functions.get(name)
+        if fn is None:
+            raise FunctionNotFound(name)
+        return fn
+
+    # ------------------------------------------------------------------ controls
+
+    def set_reserved_concurrency(self, name: str, reserved: Optional[int]) -> None:
+        self._pools.set_reserved(self._lookup(name).index, -1 if reserved is None else reserved)
+
+    def reserved_concurrency(self, name: str) -> Optional[int]:
+        value = self._pools.reserved(self._lookup(name).index)
+        return None if value < 0 else value
+
+    def retire(self, name: str) -> None:
+        """New code: idle workers go now, busy ones when their invocation ends."""
+        fn = self._lookup(name)
+        fn.generation += 1
+        for slot in self._pools.take_idle(fn.index):
+            self._drop(self._workers[slot], gently=True)
+
+    async def warm(self, name: str) -> None:
+        """Start one worker ahead of demand (`--warm-containers EAGER`)."""
+        fn = self._lookup(name)
+        if self._pools.acquire(fn.index) != COLD:
+            raise Throttled(_ACCOUNT_REASON)
+        try:
+            worker, _, init_error = await self._cold_start(fn)
+        except BaseException:
+            self._pools.cold_failed(fn.index)
+            raise
+        if init_error is not None:
+            self._pools.discard_busy(fn.index)
+            self._drop(worker)
+            return
+        self._release(fn, worker)
+
+    # ------------------------------------------------------------------ invoke
+
+    async def invoke(self, function: str, payload: bytes, *, client_context: Optional[str] = None,
+                     invoked_arn: Optional[str] = None, want_log: bool = False) -> InvokeResult:
+        fn = self._functions.get(function)
+        if fn is None:
+            raise FunctionNotFound(function)
+        if self.closing:
+            raise LambdagateError("lambdagate is shutting down")
+        if len(payload) > SYNC_PAYLOAD_LIMIT_BYTES:
+            raise PayloadTooLarge(len(payload), SYNC_PAYLOAD_LIMIT_BYTES)
+        slot = self._pools.acquire(fn.index)
+        if slot < 0 and slot != COLD:
+            self._tally.throttle(fn.index)
+            raise Throttled(_THROTTLE_REASONS.get(slot, _ACCOUNT_REASON))
+        self._in_flight += 1
+        self._idle_event.clear()
+        try:
+            return await self._run(fn, slot, payload, client_context, invoked_arn or fn.spec.arn, want_log)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle_event.set()
+
+    async def _run(self, fn: _Function, slot: int, payload: bytes, client_context, invoked_arn: str,
+                   want_log: bool) -> InvokeResult:
+        spec = fn.spec
+        init_ns = 0
+        init_error = None
+        if slot == COLD:
+            try:
+                worker, init_ns, init_error = await self._cold_start(fn)
+            except BaseException:
+                self._pools.cold_failed(fn.index)
+                raise
+        else:
+            worker = self._workers[slot]
+        request_id = self._ids.next_id()
+        prefix = init_start_line(spec.runtime) if init_ns else ""
+        if init_error is not None:
+            return self._finish_init_error(fn, worker, request_id, init_ns, init_error, prefix, want_log)
+
+        worker.state = BUSY
+        start_ns = time.monotonic_ns()
+        deadline_ns = start_ns + fn.timeout_ns
+        self._deadlines.push(deadline_ns, worker.slot)
+        if self._timer_deadline_ns < 0 or deadline_ns < self._timer_deadline_ns:
+            self._arm_timer(deadline_ns)
+        trace = request_id.replace("-", "")
+        header = [wire.INVOKE, request_id, time.time_ns() // 1_000_000 + fn.timeout_ms, invoked_arn,
+                  client_context, None,
+                  f"Root=1-{int(time.time()):08x}-{trace[8:32]};Parent={trace[:16]};Sampled=0"]
+        try:
+            result_header, out = await worker.send_invoke(header, payload)
+        except WorkerTimedOut:
+            return self._finish_timeout(fn, worker, request_id, start_ns, init_ns, prefix, want_log)
+        except WorkerLost:
+            self._deadlines.cancel(worker.slot)
+            return await self._finish_crash(fn, worker, request_id, start_ns, init_ns, prefix, want_log)
+        self._deadlines.cancel(worker.slot)
+
+        _, _, error_type, duration_ns, max_rss_kb = result_header
+        worker.max_rss_kb = max_rss_kb
+        worker.invocations += 1
+        if error_type is None and len(out) > RESPONSE_LIMIT_BYTES:
+            error_type, out = "Function.ResponseSizeTooLarge", outcomes.response_too_large_payload()
+        status = STATUS_SUCCESS if error_type is None else STATUS_ERROR
+        billed = self._tally.record(fn.index, duration_ns, init_ns, spec.memory_mb, status)
+        max_used_mb = (max_rss_kb + 1023) // 1024
+        report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns,
+                             None if error_type is None else "error", error_type)
+        text = invocation_log(request_id, worker.take_log(), report, prefix)
+        self._sinks.write(spec.function_name, text)
+        self._release(fn, worker)
+        return InvokeResult(request_id, out, error_type, "success" if error_type is None else "error",
+                            duration_ns, billed, init_ns, spec.memory_mb, max_used_mb,
+                            text.encode() if want_log else b"")
+
+    def _release(self, fn: _Function, worker: Worker) -> None:
+        if worker.generation == fn.generation and worker.state != DEAD and not self.closing:
+            worker.state = IDLE
+            self._pools.release(fn.index, worker.slot, time.monotonic_ns())
+        else:
+            self._pools.discard_busy(fn.index)
+            self._drop(worker, gently=True)
+
+    # ------------------------------------------------------------------ failures
+
+    def _finish_init_error(self, fn, worker, request_id, init_ns, init_error, prefix, want_log) -> InvokeResult:
+        error_type, error_payload = init_error
+        spec = fn.spec
+        self._pools.discard_busy(fn.index)
+        billed = self._tally.record(fn.index, 0, init_ns, spec.memory_mb, STATUS_ERROR)
+        init_log = worker.take_log()
+        self._drop(worker)
+        report = report_line(request_id, 0, billed, spec.memory_mb, (worker.max_rss_kb + 1023) // 1024, init_ns,
+                             "error", error_type)
+        text = prefix + init_log.decode("utf-8", "backslashreplace") + invocation_log(request_id, b"", report)
+        self._sinks.write(spec.function_name, text)
+        return InvokeResult(request_id, error_payload, error_type, "error", 0, billed, init_ns, spec.memory_mb,
+                            0, text.encode() if want_log else b"")
+
+    def _finish_timeout(self, fn, worker, request_id, start_ns, init_ns, prefix, want_log) -> InvokeResult:
+        spec = fn.spec
+        duration_ns = time.monotonic_ns() - start_ns
+        self._pools.discard_busy(fn.index)
+        billed = self._tally.record(fn.index, duration_ns, init_ns, spec.memory_mb, STATUS_TIMEOUT)
+        output = worker.take_log() + outcomes.timeout_log_line(request_id, spec.timeout_s).encode()
+        self._drop(worker)
+        max_used_mb = (worker.max_rss_kb + 1023) // 1024
+        report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns, "timeout")
+        text = invocation_log(request_id, output, report, prefix)
+        self._sinks.write(spec.function_name, text)
+        return InvokeResult(request_id, outcomes.timeout_payload(request_id, spec.timeout_s), "Sandbox.Timedout",
+                            "timeout", duration_ns, billed, init_ns, spec.memory_mb, max_used_mb,
+                            text.encode() if want_log else b"")
+
+    async def _finish_crash(self, fn, worker, request_id, start_ns, init_ns, prefix, want_log) -> InvokeResult:
+        spec = fn.spec
+        duration_ns = time.monotonic_ns() - start_ns
+        self._pools.discard_busy(fn.index)
+        wait_status = await self._exit_status(worker)
+        if worker.oom_rss_kb:
+            error_type = "Runtime.OutOfMemory"
+            max_used_mb = spec.memory_mb
+        else:
+            error_type = "Runtime.ExitError"
+            max_used_mb = (worker.max_rss_kb + 1023) // 1024
+        message = outcomes.runtime_exit_message(request_id, -1 if worker.oom_rss_kb else wait_status)
+        billed = self._tally.record(fn.index, duration_ns, init_ns, spec.memory_mb, STATUS_ERROR)
+        output = worker.take_log() + f"{message}\n{error_type}\n".encode()
+        self._drop(worker)
+        report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns, "error",
+                             error_type)
+        text = invocation_log(request_id, output, report, prefix)
+        self._sinks.write(spec.function_name, text)
+        return InvokeResult(request_id, outcomes.crash_payload(error_type, message), error_type, "error",
+                            duration_ns, billed, init_ns, spec.memory_mb, max_used_mb,
+                            text.encode() if want_log else b"")
+
+    async def _exit_status(self, worker: Worker) -> int:
+        if worker.pid <= 0 or self._zygote is None:
+            return -1
+        try:
+            return await asyncio.wait_for(self._zygote.wait_exit(worker.pid), _EXIT_STATUS_WAIT_S)
+        except asyncio.TimeoutError:
+            return -1
+
+    # ------------------------------------------------------------------ deadlines
+
+    def _arm_timer(self, deadline_ns: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_deadline_ns = deadline_ns
+        delay_s = (deadline_ns - time.monotonic_ns()) / 1e9
+        self._timer = self._loop.call_later(delay_s if delay_s > 0 else 0, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_deadline_ns = -1
+        # loop timers round to whole milliseconds and may fire a little early:
+        # the heap, read with the monotonic clock, decides what has really expired
+        for slot in self._deadlines.pop_expired(time.monotonic_ns()):
+            worker = self._workers[slot]
+            if worker is not None and worker.state == BUSY:
+                worker.fail_pending(WorkerTimedOut())
+                worker.kill()
+        next_ns = self._deadlines.next_deadline_ns()
+        if next_ns >= 0:
+            self._arm_timer(next_ns)
+
+    # ------------------------------------------------------------------ workers
+
+    def _alloc_slot(self) -> int:
+        if self._free_slots:
+            return self._free_slots.pop()
+        self._workers.append(None)
+        return len(self._workers) - 1
+
+    async def _cold_start(self, fn: _Function):
+        """A new worker for fn: (worker, init_ns, None) or (worker, init_ns, (error_type, payload))."""
+        spec = fn.spec
+        if not _python_runtime(spec.runtime):
+            raise RuntimeUnavailable(f"lambdagate cannot run {spec.runtime} functions yet ({spec.logical_id})")
+        slot = self._alloc_slot()
+        log_fd = os.memfd_create(f"lambdagate-{spec.function_name}", os.MFD_CLOEXEC)
+        fcntl.fcntl(log_fd, fcntl.F_SETFL, fcntl.fcntl(log_fd, fcntl.F_GETFL) | os.O_APPEND)
+        worker = Worker(slot, spec.logical_id, fn.index, fn.generation, log_fd, self._loop)
+        self._workers[slot] = worker
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        start_ns = time.monotonic_ns()
+        worker.started_ns = start_ns
+        try:
+            await self._loop.create_unix_connection(lambda: worker, sock=ours)
+            zygote = self._ensure_zygote()
+            try:
+                worker.pid = await zygote.fork(
+                    python_worker_spec(spec, self.config.memory_poll_ms, self.config.enforce_memory), theirs, log_fd)
+            finally:
+                theirs.close()
+            ready_header, ready_payload = await asyncio.wait_for(asyncio.shield(worker.ready),
+                                                                 self.config.init_timeout_s)
+        except WorkerLost:
+            init_ns = time.monotonic_ns() - start_ns
+            status = await self._exit_status(worker)
+            message = f"Runtime exited with error: {outcomes.exit_reason(status)}"
+            return worker, init_ns, ("Runtime.ExitError",
+                                     outcomes.crash_payload("Runtime.ExitError", message))
+        except (asyncio.TimeoutError, ZygoteError, OSError) as exc:
+            self._drop(worker)
+            if isinstance(exc, asyncio.TimeoutError):
+                raise LambdagateError(f"{spec.logical_id}: Init phase did not finish in "
+                                      f"{self.config.init_timeout_s:g} s") from None
+            raise LambdagateError(f"{spec.logical_id}: cannot start a worker: {exc}") from exc
+        except BaseException:
+            self._drop(worker)
+            raise
+        init_ns = time.monotonic_ns() - start_ns
+        if ready_header[2] is not None:
+            return worker, init_ns, (ready_header[2], ready_payload)
+        worker.state = BUSY
+        worker.closed.add_done_callback(lambda _f, w=worker: self._on_closed(w))
+        return worker, init_ns, None
+
+    def _on_closed(self, worker: Worker) -> None:
+        """A worker's connection ended; an idle one leaves its pool (busy ones are handled by _run)."""
+        if worker.slot < len(self._workers) and self._workers[worker.slot] is worker:
+            if self._pools.remove_idle(worker.fn_index, worker.slot):
+                self._drop(worker)
+
+    def _drop(self, worker: Worker, gently: bool = False) -> None:
+        """Forget a worker and make sure its process ends."""
+        if gently and worker.state != DEAD:
+            worker.close_gently()
+        else:
+            worker.kill()
+        worker.release_log()
+        if worker.slot < len(self._workers) and self._workers[worker.slot] is worker:
+            self._workers[worker.slot] = None
+            self._free_slots.append(worker.slot)
+
+    def _schedule_reaper(self) -> None:
+        interval_s = max(0.05, min(self.config.keepalive_s / 4, 30.0))
+        self._reaper = self._loop.call_later(interval_s, self._reap)
+
+    def _reap(self) -> None:
+        keepalive_ns = int(self.config.keepalive_s * 1e9)
+        for slot in self._pools.reap(time.monotonic_ns(), keepalive_ns):
+            worker = self._workers[slot]
+            if worker is not None:
+                self._drop(worker, gently=True)
+        self._schedule_reaper()

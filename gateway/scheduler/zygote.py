@@ -1,0 +1,139 @@
+"""The gateway's side of a zygote: start it, ask it to fork workers, learn their exits."""
+from __future__ import annotations
+
+import array
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from typing import Callable, Optional
+
+import msgpack
+
+from gateway import wire
+
+
+class ZygoteError(RuntimeError):
+    pass
+
+
+class ZygoteProcess:
+    """One zygote interpreter (per runtime) and its control socket."""
+
+    def __init__(self, python: str = sys.executable, on_exit: Optional[Callable[[int, int], None]] = None):
+        self.python = python
+        self.on_exit = on_exit            # (pid, wait status) for every forked worker that ends
+        self.process: Optional[subprocess.Popen] = None
+        self._control: Optional[socket.socket] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._seq = 0
+        self._forks: dict = {}            # seq -> future of pid
+        self._exits: dict = {}            # pid -> wait status, for exits nobody has asked about yet
+        self._exit_waiters: dict = {}     # pid -> future of wait status
+
+    def start(self) -> None:
+        """Spawn the zygote (blocking: ~30-100 ms, once per runtime)."""
+        self._loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # the python binary itself, never a shim: a shim costs ~100 ms per start
+        self.process = subprocess.Popen(
+            [self.python, "-m", "gateway.runtime.zygote", str(theirs.fileno()), str(os.getpid())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        theirs.close()
+        ours.setblocking(False)
+        self._control = ours
+        self._loop.add_reader(ours.fileno(), self._on_readable)
+
+    @property
+    def alive(self) -> bool:
+        return self._control is not None and self.process is not None and self.process.poll() is None
+
+    async def fork(self, spec: dict, worker_sock: socket.socket, log_fd: int) -> int:
+        """Fork a worker with this spec; the descriptors are handed over. Returns its pid."""
+        if not self.alive:
+            raise ZygoteError("the zygote is not running")
+        self._seq += 1
+        seq = self._seq
+        future = self._loop.create_future()
+        self._forks[seq] = future
+        fds = array.array("i", [worker_sock.fileno(), log_fd])
+        try:
+            self._control.sendmsg([msgpack.packb([wire.FORK, seq, spec])],
+                                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+        except OSError as exc:
+            del self._forks[seq]
+            raise ZygoteError(f"cannot reach the zygote: {exc}") from exc
+        return await future
+
+    def wait_exit(self, pid: int) -> "asyncio.Future":
+        """A future of the worker's wait status (already done if it has exited)."""
+        future = self._loop.create_future()
+        if pid in self._exits:
+            future.set_result(self._exits.pop(pid))
+        else:
+            self._exit_waiters[pid] = future
+        return future
+
+    def _on_readable(self) -> None:
+        while True:
+            try:
+                data = self._control.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._lost()
+                return
+            message = msgpack.unpackb(data)
+            kind = message[0]
+            if kind == wire.FORKED:
+                future = self._forks.pop(message[1], None)
+                if future is not None and not future.done():
+                    if message[2] > 0:
+                        future.set_result(message[2])
+                    else:
+                        future.set_exception(ZygoteError(f"fork failed: {message[3]}"))
+            elif kind == wire.EXITED:
+                pid, status = message[1], message[2]
+                waiter = self._exit_waiters.pop(pid, None)
+                if waiter is not None:
+                    if not waiter.done():
+                        waiter.set_result(status)
+                else:
+                    self._exits[pid] = status
+                    if len(self._exits) > 4096:  # nobody asked about these; keep the map bounded
+                        self._exits.pop(next(iter(self._exits)))
+                if self.on_exit is not None:
+                    self.on_exit(pid, status)
+
+    def _lost(self) -> None:
+        if self._control is not None:
+            self._loop.remove_reader(self._control.fileno())
+            self._control.close()
+            self._control = None
+        error = ZygoteError("the zygote exited")
+        for future in self._forks.values():
+            if not future.done():
+                future.set_exception(error)
+        self._forks.clear()
+        for future in self._exit_waiters.values():
+            if not future.done():
+                future.set_result(-1)
+        self._exit_waiters.clear()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Closing the control socket makes the zygote kill its workers and exit."""
+        if self._control is not None:
+            self._loop.remove_reader(self._control.fileno())
+            self._control.close()
+            self._control = None
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
