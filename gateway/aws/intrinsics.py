@@ -24,8 +24,17 @@ from gateway.types import ACCOUNT_ID, CorsConfig
 class CfnYamlLoader(yaml.SafeLoader):
     """SafeLoader that turns `!Ref x` into `{"Ref": "x"}`, `!Sub s` into `{"Fn::Sub": "s"}`, ...
 
-    Timestamps stay strings (`AWSTemplateFormatVersion: 2010-09-09` is not a date to CloudFormation).
+    Timestamps stay strings (`AWSTemplateFormatVersion: 2010-09-09` is not a date to CloudFormation),
+    and so do mapping keys (`TRUE:` or `123456789012:` are names, as in the JSON form of a template).
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag in (
+                    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                    "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"):
+                key_node.tag = "tag:yaml.org,2002:str"
+        return super().construct_mapping(node, deep=deep)
 
 
 def _short_form(loader: CfnYamlLoader, suffix: str, node: yaml.Node) -> dict:
@@ -117,6 +126,23 @@ def parse_globals(section: Any, path: str) -> dict[str, dict]:
     return section
 
 
+def with_globals(global_props: Optional[dict], lid: str, resource: dict, fail: Callable[..., Exception]) -> dict:
+    """The resource's Properties with its Globals section merged in, honouring IgnoreGlobals."""
+    props = dict(resource.get("Properties") or {})
+    global_props = dict(global_props or {})
+    ignore = resource.get("IgnoreGlobals")
+    if ignore == "*":
+        global_props = {}
+    elif isinstance(ignore, list):
+        for key in ignore:
+            if key not in global_props:
+                raise fail(f"IgnoreGlobals names {key!r}, which is not in Globals", resource=lid,
+                           prop="IgnoreGlobals")
+            del global_props[key]
+    elif ignore is not None:
+        raise fail('IgnoreGlobals must be "*" or a list of property names', resource=lid, prop="IgnoreGlobals")
+    return merge_globals(global_props, props) if global_props else props
+
 def is_intrinsic(value: Any) -> bool:
     if isinstance(value, dict) and len(value) == 1:
         key = next(iter(value))
@@ -182,6 +208,38 @@ def pseudo_parameters(region: str) -> dict[str, Any]:
     }
 
 
+def template_parameters(section: Any, overrides: dict, region: str, fail: Callable[..., Exception],
+                        warn: Callable[[str], None]) -> dict[str, Any]:
+    """Pseudo parameters plus each template parameter's value: the override, else its Default."""
+    if not isinstance(section or {}, dict):
+        raise fail("Parameters must be a mapping", prop="Parameters")
+    section = section or {}
+    values = pseudo_parameters(region)
+    for name, value in overrides.items():
+        if name in values and name != "AWS::NoValue":
+            values[name] = value
+        elif name not in section:
+            warn(f"parameter override {name} matches no parameter of the template; it is ignored")
+    for name, decl in section.items():
+        where = f"Parameters.{name}"
+        if not isinstance(decl, dict):
+            raise fail("a parameter must be a mapping with at least a Type", prop=where)
+        if name in overrides:
+            value = overrides[name]
+        elif "Default" in decl:
+            value = decl["Default"]
+        else:
+            raise fail(f"parameter {name} has no Default and no value was given; pass one with parameter "
+                       f"overrides ({name}=value)", prop=where)
+        ptype = str(decl.get("Type", "String"))
+        if (ptype == "CommaDelimitedList" or ptype.startswith("List<")) and not isinstance(value, list):
+            value = [part.strip() for part in str(value).split(",")]
+        allowed = decl.get("AllowedValues")
+        if isinstance(allowed, list) and not isinstance(value, list) and str(value) not in map(str, allowed):
+            warn(f"parameter {name} is {value!r}, which is not one of its AllowedValues {allowed}")
+        values[name] = value
+    return values
+
 def scalar_str(value: Any, what: str) -> str:
     """CloudFormation's string form of a scalar: booleans lower case, numbers as written."""
     if isinstance(value, bool):
@@ -241,13 +299,13 @@ class Resolver:
             return self._cond_cache[name]
         if name not in self.conditions:
             raise Unresolvable(f"condition {name} is not defined in Conditions")
-        if name in self._busy:
+        if "Condition:" + name in self._busy:
             raise Unresolvable(f"condition {name} refers to itself")
-        self._busy.add(name)
+        self._busy.add("Condition:" + name)
         try:
             result = self._cond_value(self.conditions[name], f"condition {name}")
         finally:
-            self._busy.discard(name)
+            self._busy.discard("Condition:" + name)
         self._cond_cache[name] = result
         return result
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
 from gateway.aws.intrinsics import (HTTP_METHODS, NO_VALUE, Resolver, Unresolvable, env_string, http_cors,
-                                    is_intrinsic, load_env_vars, load_yaml, merge_globals, parse_globals,
-                                    parse_parameter_overrides, pseudo_parameters, rest_cors)
+                                    is_intrinsic, load_env_vars, load_yaml, parse_globals,
+                                    parse_parameter_overrides, rest_cors, template_parameters, with_globals)
 from gateway.errors import TemplateError
 from gateway.types import (ACCOUNT_ID, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, ApiSpec,
                            DestinationSpec, EventInvokeConfig, FunctionSpec, RouteSpec)
@@ -90,7 +90,8 @@ class _Loader:
         if not isinstance(resources, dict) or not resources:
             raise self.err("the template has no Resources", prop="Resources")
         self.globals = parse_globals(doc.get("Globals"), self.path)
-        self.r = Resolver(doc, self._parameters(doc.get("Parameters")), self.region)
+        self.r = Resolver(doc, template_parameters(doc.get("Parameters"), self.overrides, self.region,
+                                                   self.err, self.warn), self.region)
         for key in ("Mappings", "Conditions"):
             if not isinstance(doc.get(key) or {}, dict):
                 raise self.err(f"{key} must be a mapping", prop=key)
@@ -111,7 +112,9 @@ class _Loader:
             if lid in (IMPLICIT_REST_API, IMPLICIT_HTTP_API):
                 self.warn(f'Your template contains a resource with logical ID "{lid}", which is a reserved '
                           "logical ID in AWS SAM. It could result in unexpected behaviors.")
-            self.live[lid] = (res["Type"], self._with_globals(sections.get(res["Type"]), lid, res))
+            section = sections.get(res["Type"])
+            self.live[lid] = (res["Type"], with_globals(self.globals.get(section) if section else None, lid, res,
+                                                        self.err))
             events = self.live[lid][1].get("Events") if res["Type"] == SERVERLESS_FUNCTION else None
             for event in (events.values() if isinstance(events, dict) else ()):
                 if isinstance(event, dict) and event.get("Type") in ("Api", "HttpApi"):
@@ -139,55 +142,6 @@ class _Loader:
             if rtype == SERVERLESS_FUNCTION:
                 self._events(lid, props.get("Events"))
         return Template(self.path, functions, self.apis, tuple(self.routes.values()), tuple(self.warnings))
-
-    # parameters and globals
-    def _parameters(self, section: Any) -> dict[str, Any]:
-        if not isinstance(section or {}, dict):
-            raise self.err("Parameters must be a mapping", prop="Parameters")
-        section = section or {}
-        values = pseudo_parameters(self.region)
-        for name, value in self.overrides.items():
-            if name in values and name != "AWS::NoValue":
-                values[name] = value
-            elif name not in section:
-                self.warn(f"parameter override {name} matches no parameter of the template; it is ignored")
-        for name, decl in section.items():
-            where = f"Parameters.{name}"
-            if not isinstance(decl, dict):
-                raise self.err("a parameter must be a mapping with at least a Type", prop=where)
-            if name in self.overrides:
-                value = self.overrides[name]
-            elif "Default" in decl:
-                value = decl["Default"]
-            else:
-                raise self.err(f"parameter {name} has no Default and no value was given; pass one with "
-                               f"parameter overrides ({name}=value)", prop=where)
-            ptype = str(decl.get("Type", "String"))
-            if (ptype == "CommaDelimitedList" or ptype.startswith("List<")) and not isinstance(value, list):
-                value = [part.strip() for part in str(value).split(",")]
-            allowed = decl.get("AllowedValues")
-            if isinstance(allowed, list) and not isinstance(value, list) and \
-                    str(value) not in [str(a) for a in allowed]:
-                self.warn(f"parameter {name} is {value!r}, which is not one of its AllowedValues {allowed}")
-            values[name] = value
-        return values
-
-    def _with_globals(self, section: Optional[str], lid: str, res: dict) -> dict:
-        props = dict(res.get("Properties") or {})
-        global_props = dict(self.globals.get(section) or {}) if section else {}
-        ignore = res.get("IgnoreGlobals")
-        if ignore == "*":
-            global_props = {}
-        elif isinstance(ignore, list):
-            for key in ignore:
-                if key not in global_props:
-                    raise self.err(f"IgnoreGlobals names {key!r}, which is not in Globals.{section}",
-                                   resource=lid, prop="IgnoreGlobals")
-                del global_props[key]
-        elif ignore is not None:
-            raise self.err('IgnoreGlobals must be "*" or a list of property names', resource=lid,
-                           prop="IgnoreGlobals")
-        return merge_globals(global_props, props) if global_props else props
 
     # resolution helpers
     def _get(self, props: dict, name: str, lid: str, prop: Optional[str] = None) -> Any:
@@ -425,6 +379,9 @@ class _Loader:
         def get(name: str) -> Any:
             return self._get(props, name, lid)
 
+        def fail(message: str, prop: str) -> TemplateError:
+            return self.err(message, resource=lid, prop=prop)
+
         if "DefinitionBody" in props or "DefinitionUri" in props:
             self.warn(f"API {lid}: OpenAPI definitions (DefinitionBody/DefinitionUri) are not read; its routes "
                       "come from the functions' events only")
@@ -446,9 +403,6 @@ class _Loader:
         if variables is not None and not isinstance(variables, dict):
             raise self.err("must be a mapping of names to values", resource=lid, prop=var_prop)
         binary = [] if http else self._str_list(get("BinaryMediaTypes"), lid, "BinaryMediaTypes")
-        def fail(message: str, prop: str) -> TemplateError:
-            return self.err(message, resource=lid, prop=prop)
-
         cors = http_cors(get("CorsConfiguration"), fail) if http else \
             rest_cors(get("Cors"), fail, lambda message: self.warn(f"API {lid}: {message}"))
         return ApiSpec(logical_id=lid, kind="HTTP" if http else "REST", stage_name=stage,
@@ -526,9 +480,7 @@ class _Loader:
             implicit = IMPLICIT_HTTP_API if http else IMPLICIT_REST_API
             if implicit not in self.apis:
                 section = "HttpApi" if http else "Api"
-                props = dict(self.globals.get(section) or {})
-                self.r.implicit.add(implicit)
-                self.apis[implicit] = self._api(implicit, http, props, implicit=True)
+                self.apis[implicit] = self._api(implicit, http, dict(self.globals.get(section) or {}), True)
             return self.apis[implicit]
         if not isinstance(ref, str):
             raise self.err("must be a logical id or a Ref to one", resource=lid, prop=prop)

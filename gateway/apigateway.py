@@ -1,0 +1,168 @@
+"""The API Gateway HTTP surface: request in, event out, function result back as HTTP.
+
+A raw ASGI endpoint on the hot path: events are built straight from the scope,
+one write of headers and one of body per response. Depends only on the Invoker
+protocol, so tests can drive it with a fake.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Optional
+
+import orjson
+
+import _core
+from gateway.aws import apigw
+from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
+from gateway.routing import RouteTable
+from gateway.types import Invoker, RouteSpec
+
+log = logging.getLogger("lambdagate")
+
+MAX_BODY_BYTES = 10 * 1024 * 1024          # API Gateway's payload limit
+REST_INTEGRATION_TIMEOUT_S = 29.0
+HTTP_INTEGRATION_TIMEOUT_S = 30.0
+
+
+class ApiGateway:
+    """ASGI app serving every Api/HttpApi route of a template on one port."""
+
+    def __init__(self, routes, invoker: Invoker):
+        self.table = routes if isinstance(routes, RouteTable) else RouteTable(routes)
+        self.invoker = invoker
+        self._ids = _core.IdGenerator(os.urandom(16))
+        self._has_cors = any(r.api.cors is not None for r in self.table.routes)
+        self._integration_timeout_s = {}
+        for route in self.table.routes:
+            try:
+                timeout_s = invoker.function(route.function).timeout_s
+            except FunctionNotFound:
+                continue
+            limit_s = REST_INTEGRATION_TIMEOUT_S if route.api.kind == "REST" else HTTP_INTEGRATION_TIMEOUT_S
+            if timeout_s > limit_s:
+                self._integration_timeout_s[route] = limit_s
+
+    async def __call__(self, scope, receive, send) -> None:
+        method = scope["method"]
+        match = self.table.match(method, scope["path"])
+        if match is None:
+            await self._unmatched(scope, send)
+            return
+        route, path_params = match
+        api = route.api
+        rest = api.kind == "REST"
+        if api.cors is not None and method == "OPTIONS" and route.method != "OPTIONS":
+            if not rest and apigw.is_preflight(method, scope["headers"]):
+                await _respond(send, apigw.cors_preflight(api.cors, scope["headers"]))
+                return
+            if rest:
+                await _respond(send, apigw.rest_cors_preflight(api.cors, self.table.methods_for(scope["path"])))
+                return
+
+        request_id = self._ids.next_id()
+        body = await _read_body(receive, scope)
+        if body is None:
+            await _respond(send, apigw.rest_request_too_long(request_id) if rest
+                           else apigw.http_payload_too_large(request_id))
+            return
+        now_ms = time.time_ns() // 1_000_000
+        if rest or route.payload_format == "1.0":
+            event = apigw.build_rest_event(scope, body, route, path_params, request_id=request_id,
+                                           extended_request_id=self._ids.next_short_id(), now_ms=now_ms)
+        else:
+            request_id = self._ids.next_short_id()
+            event = apigw.build_http_event(scope, body, route, path_params, request_id=request_id, now_ms=now_ms)
+        response = await self._invoke(route, orjson.dumps(event), scope, request_id)
+        if not rest and api.cors is not None:
+            status, headers, out = response
+            origin = _header(scope, b"origin")
+            response = status, apigw.strip_cors_headers(headers) + apigw.cors_response_headers(api.cors, origin), out
+        await _respond(send, response)
+
+    async def _invoke(self, route: RouteSpec, payload: bytes, scope, request_id: str):
+        rest = route.api.kind == "REST"
+        try:
+            limit_s = self._integration_timeout_s.get(route)
+            if limit_s is None:
+                result = await self.invoker.invoke(route.function, payload)
+            else:
+                # the invocation goes on after API Gateway gives up, as on AWS
+                task = asyncio.ensure_future(self.invoker.invoke(route.function, payload))
+                try:
+                    result = await asyncio.wait_for(asyncio.shield(task), limit_s)
+                except asyncio.TimeoutError:
+                    return apigw.rest_timeout(request_id) if rest else apigw.http_service_unavailable(request_id)
+        except Throttled:
+            return apigw.rest_throttled(request_id) if rest else apigw.http_throttled(request_id)
+        except PayloadTooLarge:
+            return apigw.rest_request_too_long(request_id) if rest else apigw.http_payload_too_large(request_id)
+        except LambdagateError as exc:
+            log.error("%s %s: invoking %s failed: %s", scope["method"], scope["path"], route.function, exc)
+            return apigw.rest_invoke_failed(request_id) if rest else apigw.http_internal_error(request_id)
+        if result.failed:
+            return apigw.rest_internal_error(request_id) if rest else apigw.http_internal_error(request_id)
+        try:
+            if rest:
+                return apigw.map_rest_response(result.payload, _header(scope, b"accept"),
+                                               route.api.binary_media_types)
+            return apigw.map_http_response(result.payload, route.payload_format)
+        except apigw.MalformedResponse as exc:
+            log.error("Execution failed due to configuration error: Malformed Lambda proxy response "
+                      "(%s %s -> %s: %s)", scope["method"], scope["path"], route.function, exc)
+            return apigw.rest_internal_error(request_id) if rest else apigw.http_internal_error(request_id)
+
+    async def _unmatched(self, scope, send) -> None:
+        method, path = scope["method"], scope["path"]
+        if self._has_cors and method == "OPTIONS" and apigw.is_preflight(method, scope["headers"]):
+            # an HTTP API with CORS answers preflights even where no OPTIONS route exists
+            for route in self.table.routes:
+                if route.api.kind == "HTTP" and route.api.cors is not None:
+                    await _respond(send, apigw.cors_preflight(route.api.cors, scope["headers"]))
+                    return
+        request_id = self._ids.next_id()
+        if self.table.not_found_kind(path) == "HTTP":
+            await _respond(send, apigw.http_not_found(request_id))
+        else:
+            await _respond(send, apigw.rest_missing_token(request_id))
+
+
+def _header(scope, name: bytes) -> Optional[str]:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _read_body(receive, scope) -> Optional[bytes]:
+    """The whole request body, or None when it passes API Gateway's 10 MB limit."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                if int(value) > MAX_BODY_BYTES:
+                    return None
+            except ValueError:
+                pass
+            break
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        return body
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _respond(send, response) -> None:
+    status, headers, body = response
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,188 @@
+"""`lambdagate`: the command line, a thin mapping of flags onto Config."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Optional
+
+import orjson
+
+from gateway import __version__
+from gateway.billing import format_summary, summary_row
+from gateway.config import Config
+from gateway.errors import LambdagateError
+from gateway.types import SYNC_PAYLOAD_LIMIT_BYTES
+
+log = logging.getLogger("lambdagate")
+
+
+def _add_template_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--template", "--template-file", default="template.yaml", metavar="PATH",
+                   help="SAM template to read (default: template.yaml)")
+    p.add_argument("-n", "--env-vars", metavar="PATH",
+                   help='JSON file of environment overrides, SAM\'s format: {"Fn": {"VAR": "v"}, "Parameters": {...}}')
+    p.add_argument("--parameter-overrides", default="", metavar="TEXT",
+                   help="template parameters: 'Key=Value Key2=Value2' or "
+                        "'ParameterKey=Key,ParameterValue=Value ...'")
+    p.add_argument("--region", help="AWS region the functions see (default: $AWS_REGION or us-east-1)")
+    p.add_argument("--state-dir", default=".lambdagate", metavar="DIR",
+                   help="where per-function log files and the event store go (default: .lambdagate)")
+    p.add_argument("--debug", action="store_true", help="log lambdagate's own decisions")
+    p.add_argument("--no-memory-limit", action="store_true",
+                   help="do not kill workers that use more memory than their MemorySize")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lambdagate",
+        description="AWS Lambda and API Gateway on this machine, from a SAM template: warm forked workers, "
+                    "exact API Gateway events, Lambda's timeouts, logs and billing.")
+    parser.add_argument("--version", action="version", version=f"lambdagate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    invoke = sub.add_parser("invoke", help="invoke one function once, like `sam local invoke`",
+                            description="Invoke one function once. The result goes to stdout, the function's "
+                                        "log (START/END/REPORT) to stderr; the exit status is 1 when the "
+                                        "function fails.")
+    invoke.add_argument("function", nargs="?",
+                        help="logical id or FunctionName (optional when the template has one function)")
+    invoke.add_argument("-e", "--event", metavar="PATH",
+                        help="JSON event file, or - for standard input (default: {})")
+    _add_template_options(invoke)
+
+    api = sub.add_parser("start-api", help="serve the template's Api and HttpApi routes, like `sam local start-api`",
+                         description="Serve the template's Api (REST, payload 1.0) and HttpApi (payload 2.0) routes "
+                                     "over HTTP, with the Lambda API on a second port.")
+    api.add_argument("-p", "--port", type=int, default=3000, help="API Gateway port (default: 3000)")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    api.add_argument("--lambda-port", type=int, default=3001,
+                     help="port of the Lambda API served beside it (default: 3001; 0 turns it off)")
+    _add_server_options(api)
+    _add_template_options(api)
+
+    lam = sub.add_parser("start-lambda", help="serve the Lambda Invoke API for boto3, like `sam local start-lambda`",
+                         description="Serve the Lambda API (Invoke and read operations) so that boto3 and the AWS "
+                                     "CLI work against it with --endpoint-url.")
+    lam.add_argument("-p", "--port", type=int, default=3001, help="port (default: 3001)")
+    lam.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    _add_server_options(lam)
+    _add_template_options(lam)
+    return parser
+
+
+def _add_server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--warm-containers", choices=("EAGER", "LAZY"), default="LAZY", type=str.upper,
+                   help="EAGER starts one worker per function at startup; LAZY on the first request (default)")
+    p.add_argument("--no-reload", action="store_true",
+                   help="do not watch code directories for changes (for benchmarks)")
+    p.add_argument("--keep-alive", type=float, default=600.0, metavar="SECONDS",
+                   help="idle workers are stopped after this long (default: 600)")
+    p.add_argument("--concurrency", type=int, default=1000, metavar="N",
+                   help="account concurrency limit across all functions (default: 1000, as on AWS)")
+    p.add_argument("--quiet", action="store_true", help="no function logs on the console (log files still written)")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    config = Config(template=args.template, env_vars=args.env_vars, parameter_overrides=args.parameter_overrides,
+                    state_dir=args.state_dir, debug=args.debug, enforce_memory=not args.no_memory_limit)
+    if args.region:
+        config.region = args.region
+    if hasattr(args, "port"):
+        config.host, config.port = args.host, args.port
+        config.lambda_port = getattr(args, "lambda_port", None) or None
+        config.warm_containers = args.warm_containers
+        config.reload = not args.no_reload
+        config.keepalive_s = args.keep_alive
+        config.account_concurrency = args.concurrency
+        config.console_logs = not args.quiet
+    return config
+
+
+def _read_event(path: Optional[str]) -> bytes:
+    if path is None:
+        return b"{}"
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    except OSError as exc:
+        raise LambdagateError(f"cannot read event {path}: {exc.strerror}") from None
+    if len(data) > SYNC_PAYLOAD_LIMIT_BYTES:
+        raise LambdagateError(f"event {path} is {len(data)} bytes; Lambda accepts at most "
+                              f"{SYNC_PAYLOAD_LIMIT_BYTES} bytes for a synchronous invocation")
+    try:
+        orjson.loads(data or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise LambdagateError(f"event {'from stdin' if path == '-' else path} is not JSON: {exc}") from None
+    return data or b"{}"
+
+
+async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
+    from gateway.scheduler import Scheduler
+
+    template = config.load_template()
+    for warning in template.warnings:
+        log.warning("%s", warning)
+    if function is None:
+        if len(template.functions) != 1:
+            names = ", ".join(template.functions) or "none"
+            raise LambdagateError(f"{template.path} has {len(template.functions)} functions ({names}); "
+                                  "name the one to invoke")
+        function = next(iter(template.functions))
+    spec = template.find_function(function)
+    if spec is None:
+        raise LambdagateError(f"function {function!r} is not in {template.path}; it has: "
+                              f"{', '.join(template.functions) or 'none'}")
+    scheduler = Scheduler([spec], config.scheduler_config())
+    await scheduler.start()
+    try:
+        result = await scheduler.invoke(spec.logical_id, event)
+        sys.stdout.buffer.write(result.payload + b"\n")
+        sys.stdout.flush()
+        rows = [summary_row(spec.logical_id, scheduler.totals(spec.logical_id), spec.architecture)]
+    finally:
+        await scheduler.close()
+    sys.stderr.write(format_summary(rows))
+    return 1 if result.failed else 0
+
+
+def main(argv: Optional[list] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s lambdagate %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    config = config_from_args(args)
+    try:
+        if args.command == "invoke":
+            event = _read_event(args.event)
+            return _run(_invoke(config, args.function, event))
+        from gateway.server import serve
+        return _run(serve(config, args.command))
+    except LambdagateError as exc:
+        print(f"lambdagate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _run(coro) -> int:
+    # SIGTERM unwinds like Ctrl-C, so every worker and zygote is stopped on the way out
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Server lifecycle: load the template, start the scheduler and the HTTP servers,
+watch code for changes, and stop everything cleanly on SIGINT/SIGTERM."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+
+import uvicorn
+
+from gateway.app import build_api_app
+from gateway.billing import format_summary, summary_row
+from gateway.config import Config
+from gateway.routing import RouteTable
+from gateway.scheduler import Scheduler
+
+log = logging.getLogger("lambdagate")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: the lifecycle below owns it."""
+
+    def capture_signals(self):
+        return contextlib.nullcontext()
+
+
+def _http_server(app, host: str, port: int, config: Config) -> _Server:
+    return _Server(uvicorn.Config(app, host=host, port=port, loop="none", lifespan="off", access_log=False,
+                                  log_level="debug" if config.debug else "warning",
+                                  timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)),
+                                  server_header=False, date_header=False))
+
+
+def route_table_text(table: RouteTable, base_url: str) -> str:
+    rows = [("METHOD", "PATH", "FUNCTION", "API")]
+    for r in table.routes:
+        api = f"{'REST' if r.api.kind == 'REST' else 'HTTP API'} {r.api.logical_id} (stage {r.api.stage_name}, " \
+              f"payload {r.payload_format})"
+        rows.append((r.method, r.path, r.function, api))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [f"API Gateway on {base_url}"]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+async def _watch_code(scheduler: Scheduler, functions, stop: asyncio.Event, state_dir: str) -> None:
+    import watchfiles
+
+    dirs = {}
+    for spec in functions:
+        dirs.setdefault(os.path.realpath(spec.code_dir), []).append(spec.logical_id)
+    state = os.path.realpath(state_dir)
+
+    def relevant(change, path: str) -> bool:
+        return not (path.startswith(state) or "__pycache__" in path or path.endswith((".pyc", ".log", "~")))
+
+    async for changes in watchfiles.awatch(*dirs, stop_event=stop, watch_filter=relevant, debounce=200):
+        touched = set()
+        for _, path in changes:
+            real = os.path.realpath(path)
+            for code_dir, names in dirs.items():
+                if real.startswith(code_dir + os.sep) or real == code_dir:
+                    touched.update(names)
+        for name in sorted(touched):
+            scheduler.retire(name)
+            log.info("code of %s changed: new invocations use new workers", name)
+
+
+async def serve(config: Config, command: str) -> int:
+    started_s = time.perf_counter()
+    template = config.load_template()
+    for warning in template.warnings:
+        log.warning("%s", warning)
+    functions = list(template.functions.values())
+    scheduler = Scheduler(functions, config.scheduler_config())
+    await scheduler.start()
+    servers = []
+    try:
+        if command == "start-api":
+            table = RouteTable(template.routes)
+            for warning in table.warnings:
+                log.warning("%s", warning)
+            if not table.routes:
+                log.warning("%s declares no Api or HttpApi events: every request will get a not-found answer",
+                            template.path)
+            servers.append(_http_server(build_api_app(table, scheduler), config.host, config.port, config))
+            sys.stderr.write(route_table_text(table, f"http://{config.host}:{config.port}"))
+        if command == "start-lambda" or config.lambda_port:
+            from gateway.aws.invoke_api import build_lambda_app
+            port = config.port if command == "start-lambda" else config.lambda_port
+            servers.append(_http_server(build_lambda_app(scheduler), config.host, port, config))
+            sys.stderr.write(f"Lambda API on http://{config.host}:{port} "
+                             f"(functions: {', '.join(template.functions) or 'none'})\n")
+        if config.warm_containers == "EAGER":
+            await asyncio.gather(*(scheduler.warm(spec.logical_id) for spec in functions))
+        return await _run_until_stopped(config, scheduler, servers, functions, started_s)
+    finally:
+        await scheduler.close()
+        rows = [summary_row(s.logical_id, scheduler.totals(s.logical_id), s.architecture) for s in functions]
+        if rows and any(r["invocations"] or r["throttles"] for r in rows):
+            sys.stderr.write(format_summary(rows))
+
+
+async def _run_until_stopped(config, scheduler, servers, functions, started_s) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals_seen = []
+
+    def on_signal(signum):
+        signals_seen.append(signum)
+        if len(signals_seen) > 1:  # a second Ctrl-C: stop waiting for in-flight work
+            for server in servers:
+                server.force_exit = True
+            scheduler.closing = True
+        stop.set()
+        for server in servers:
+            server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    tasks = [asyncio.ensure_future(server.serve()) for server in servers]
+    for server in servers:
+        while not server.started and not any(t.done() for t in tasks):
+            await asyncio.sleep(0.005)
+    failed = [t for t in tasks if t.done()]
+    if failed:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        log.error("a server could not start (is the port in use?)")
+        return 1
+    log.info("ready in %.0f ms; Ctrl-C stops", (time.perf_counter() - started_s) * 1000)
+    watcher = None
+    if config.reload and functions:
+        watcher = asyncio.ensure_future(_watch_code(scheduler, functions, stop, config.state_dir))
+    await stop.wait()
+    # uvicorn stops accepting and lets open requests finish within the grace period
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await scheduler.close(grace_s=config.shutdown_grace_s)
+    if watcher is not None:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(signum)
+    return 0
