@@ -43,11 +43,13 @@ class ApiGateway:
                 continue
             limit_s = REST_INTEGRATION_TIMEOUT_S if route.api.kind == "REST" else HTTP_INTEGRATION_TIMEOUT_S
             if timeout_s > limit_s:
-                self._integration_timeout_s[route] = limit_s
+                self._integration_timeout_s[id(route)] = limit_s
 
     async def __call__(self, scope, receive, send) -> None:
         method = scope["method"]
-        match = self.table.match(method, scope["path"])
+        raw_path = scope.get("raw_path")
+        # the table splits segments before decoding, so an encoded %2F stays in its segment
+        match = self.table.match(method, raw_path.decode("latin-1") if raw_path else scope["path"])
         if match is None:
             await self._unmatched(scope, send)
             return
@@ -85,7 +87,7 @@ class ApiGateway:
     async def _invoke(self, route: RouteSpec, payload: bytes, scope, request_id: str):
         rest = route.api.kind == "REST"
         try:
-            limit_s = self._integration_timeout_s.get(route)
+            limit_s = self._integration_timeout_s.get(id(route))
             if limit_s is None:
                 result = await self.invoker.invoke(route.function, payload)
             else:
@@ -106,9 +108,13 @@ class ApiGateway:
             return apigw.rest_internal_error(request_id) if rest else apigw.http_internal_error(request_id)
         try:
             if rest:
-                return apigw.map_rest_response(result.payload, _header(scope, b"accept"),
-                                               route.api.binary_media_types)
-            return apigw.map_http_response(result.payload, route.payload_format)
+                response = apigw.map_rest_response(result.payload, _header(scope, b"accept"),
+                                                   route.api.binary_media_types)
+                response[1].append((b"x-amzn-RequestId", request_id.encode()))
+            else:
+                response = apigw.map_http_response(result.payload, route.payload_format)
+                response[1].append((b"apigw-requestid", request_id.encode()))
+            return response
         except apigw.MalformedResponse as exc:
             log.error("Execution failed due to configuration error: Malformed Lambda proxy response "
                       "(%s %s -> %s: %s)", scope["method"], scope["path"], route.function, exc)
@@ -164,5 +170,6 @@ async def _read_body(receive, scope) -> Optional[bytes]:
 
 async def _respond(send, response) -> None:
     status, headers, body = response
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

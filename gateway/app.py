@@ -1,4 +1,11 @@
-"""App assembly: the Starlette applications each port serves."""
+"""App assembly: the ASGI applications each port serves.
+
+The Lambda API's control operations use Starlette's router. The API Gateway port
+is one raw ASGI endpoint (every path is the gateway's to route), so HTTP requests
+reach it directly instead of through Starlette's middleware stack, which costs
+several percent of throughput per layer; lifespan and anything that is not HTTP
+still go through Starlette.
+"""
 from __future__ import annotations
 
 from starlette.applications import Starlette
@@ -9,7 +16,21 @@ from gateway.routing import RouteTable
 from gateway.types import Invoker
 
 
-def build_api_app(routes, invoker: Invoker) -> Starlette:
+class ApiApp:
+    """The API Gateway port: HTTP straight to the gateway, the rest to Starlette."""
+
+    def __init__(self, gateway: ApiGateway):
+        self.gateway = gateway
+        self.starlette = Starlette(routes=[Mount("/", app=gateway)])
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            await self.gateway(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
+
+
+def build_api_app(routes, invoker: Invoker) -> ApiApp:
     """API Gateway: every Api and HttpApi route of the template on one port."""
     table = routes if isinstance(routes, RouteTable) else RouteTable(routes)
-    return Starlette(routes=[Mount("/", app=ApiGateway(table, invoker))])
+    return ApiApp(ApiGateway(table, invoker))

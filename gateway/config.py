@@ -33,7 +33,7 @@ class Config:
     def load_template(self) -> Template:
         env_vars = load_env_vars(self.env_vars) if self.env_vars else None
         return load_template(self.template, parameter_overrides=parse_parameter_overrides(self.parameter_overrides),
-                             env_vars=env_vars, region=self.region)
+                             env_vars=env_vars, region=self.region, shell_env=os.environ)
 
     @property
     def log_dir(self) -> str:

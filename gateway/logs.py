@@ -18,6 +18,11 @@ def init_start_line(runtime: str) -> str:
     return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:{arn_hash}\n"
 
 
+def init_report_line(init_ns: int, error_type: str) -> str:
+    """The line AWS logs when the Init phase fails."""
+    return f"INIT_REPORT Init Duration: {format_ms(init_ns)} ms\tPhase: init\tStatus: error\tError Type: {error_type}\n"
+
+
 def report_line(request_id: str, duration_ns: int, billed_ms: int, memory_mb: int, max_used_mb: int,
                 init_ns: int = 0, status: Optional[str] = None, error_type: Optional[str] = None) -> str:
     line = (f"REPORT RequestId: {request_id}\tDuration: {format_ms(duration_ns)} ms\tBilled Duration: {billed_ms} ms"

@@ -32,7 +32,7 @@ def _http_server(app, host: str, port: int, config: Config) -> _Server:
     return _Server(uvicorn.Config(app, host=host, port=port, loop="none", lifespan="off", access_log=False,
                                   log_level="debug" if config.debug else "warning",
                                   timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)),
-                                  server_header=False, date_header=False))
+                                  server_header=False, proxy_headers=False))
 
 
 def route_table_text(table: RouteTable, base_url: str) -> str:

@@ -19,14 +19,15 @@ FRAME_HEAD = struct.Struct(">II")
 # gateway -> worker
 INVOKE = 1          # [INVOKE, request_id, deadline_epoch_ms, invoked_arn, client_context, cognito, trace_id]
 # worker -> gateway
-READY = 10          # [READY, pid, init_error_type or None]; payload: the init error object, if any
-RESULT = 11         # [RESULT, request_id, error_type or None, duration_ns, max_rss_kb]; payload: result
+READY = 10          # [READY, pid, init_error_type or None, max_rss_kb]; payload: the init error object, if any
+RESULT = 11         # [RESULT, request_id, error_type or None, duration_ns, max_rss_kb, log_bytes]; payload: result
 OUT_OF_MEMORY = 12  # [OUT_OF_MEMORY, rss_kb]: the worker is about to kill itself
 # gateway -> zygote (SOCK_SEQPACKET, one msgpack message each, fds attached)
 FORK = 20           # [FORK, seq, spec]; fds: worker socket, log memfd
 # zygote -> gateway
+# READY, as above: [READY, zygote pid] once its imports are done
 FORKED = 21         # [FORKED, seq, pid] or [FORKED, seq, -1, error text]
-EXITED = 22         # [EXITED, pid, wait_status]
+EXITED = 22         # [EXITED, pid, wait_status, max_rss_kb]
 
 _pack = msgpack.Packer(use_bin_type=True).pack
 unpack_header = msgpack.unpackb

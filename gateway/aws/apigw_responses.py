@@ -148,11 +148,18 @@ def _load(payload: bytes) -> Any:
         raise MalformedResponse("the function's result is not JSON") from None
 
 
+# Framing headers are API Gateway's to set: a function's value would contradict the body sent.
+_FRAMING = frozenset(("content-length", "transfer-encoding", "connection"))
+
+
 def _finish(status: int, pairs: list[tuple[str, str]], body: bytes, ct_name: bytes) -> Response:
     out: Headers = []
     has_ct = False
     for name, value in pairs:
-        if not has_ct and name.lower() == "content-type":
+        lname = name.lower()
+        if lname in _FRAMING:
+            continue
+        if not has_ct and lname == "content-type":
             has_ct = True
         out.append((_enc(name), _enc(value)))
     if not has_ct:

@@ -55,19 +55,24 @@ def _parse_json(text: str, name: str):
         raise ContextError(f"Unable to parse {name} JSON: {exc}") from None
 
 
+_STATIC_NAMES = ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_FUNCTION_NAME",
+                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION")
+
+
+def static_fields() -> tuple:
+    """The context fields AWS takes from the environment, read once per worker."""
+    return tuple(os.environ.get(name) for name in _STATIC_NAMES)
+
+
 class LambdaContext:
     """Attribute for attribute what awslambdaric gives: the static fields come from
     the environment (so `memory_limit_in_mb` is a string, as on AWS)."""
 
     def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str,
-                 client_context_json=None, cognito_json=None, tenant_id=None):
-        env = os.environ
+                 client_context_json=None, cognito_json=None, tenant_id=None, static=None):
+        (self.log_group_name, self.log_stream_name, self.function_name, self.memory_limit_in_mb,
+         self.function_version) = static or static_fields()
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
         self._deadline_ms = deadline_ms

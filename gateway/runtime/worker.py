@@ -24,7 +24,7 @@ from decimal import Decimal
 import orjson
 
 from gateway import wire
-from gateway.runtime.context import ContextError, LambdaContext
+from gateway.runtime.context import ContextError, LambdaContext, static_fields
 from gateway.runtime.logformat import Invocation, log_error, setup_logging
 
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
@@ -160,16 +160,18 @@ class Worker:
             error = exception_object(exc)
         logging.warning(UNHANDLED_WARNING)
         log_error(error, self.log_format)
-        self.send(wire.frame_parts([wire.READY, os.getpid(), error["errorType"]], orjson.dumps(error)))
+        self.send(wire.frame_parts([wire.READY, os.getpid(), error["errorType"],
+                                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss], orjson.dumps(error)))
         raise SystemExit(1)
 
     def serve(self) -> None:
         handler = self.init()
-        self.send(wire.frame_parts([wire.READY, os.getpid(), None]))
+        self.send(wire.frame_parts([wire.READY, os.getpid(), None, 0]))
         current, reader, send, log_format = self.current, self.reader, self.send, self.log_format
-        monotonic_ns, environ = time.monotonic_ns, os.environ
+        monotonic_ns, environ, fstat = time.monotonic_ns, os.environ, os.fstat
         getrusage, RUSAGE_SELF = resource.getrusage, resource.RUSAGE_SELF
         RESULT = wire.RESULT
+        static = static_fields()
         while True:
             try:
                 header, payload = wire.read_frame(reader)
@@ -184,7 +186,7 @@ class Worker:
             error_type = None
             start_ns = monotonic_ns()
             try:
-                context = LambdaContext(request_id, deadline_ms, invoked_arn, client_context, cognito)
+                context = LambdaContext(request_id, deadline_ms, invoked_arn, client_context, cognito, None, static)
                 out = marshal(handler(unmarshal(payload), context))
             except ContextError as exc:
                 error = error_object(str(exc), "Runtime.LambdaContextUnmarshalError", None, request_id)
@@ -199,8 +201,10 @@ class Worker:
                 log_error(error, log_format)
                 error_type = error["errorType"]
                 out = orjson.dumps(error)
-            send(wire.frame_parts([RESULT, request_id, error_type, duration_ns, getrusage(RUSAGE_SELF).ru_maxrss],
-                                  out))
+            # the log file's size tells the gateway whether there is output to collect,
+            # so an invocation that printed nothing costs the gateway no system call
+            send(wire.frame_parts([RESULT, request_id, error_type, duration_ns, getrusage(RUSAGE_SELF).ru_maxrss,
+                                   fstat(1).st_size], out))
 
 
 def _install_stdio(log_fd: int) -> None:
@@ -229,6 +233,9 @@ def _forget_platform_modules() -> None:
 def run(spec: dict, sock_fd: int, log_fd: int) -> int:
     """Entry point in the freshly forked child; returns the process exit status."""
     _install_stdio(log_fd)
+    # as on AWS, where the code directory is read-only: no __pycache__ beside the user's code,
+    # and no stale bytecode served after an edit within the same second
+    sys.dont_write_bytecode = True
     os.environ.clear()
     os.environ.update(spec["env"])
     code_dir = spec["code_dir"]

@@ -57,6 +57,7 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self._send([wire.READY, os.getpid()])
         try:
             while True:
                 readable, _, _ = select.select([self.control, self.wake_r], [], [])
@@ -130,14 +131,15 @@ class Zygote:
     def _reap(self) -> None:
         while self.children:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 self.children.clear()
                 return
             if pid == 0:
                 return
             self.children.discard(pid)
-            self._send([wire.EXITED, pid, status])
+            # the child's peak resident set: Max Memory Used of an environment that died
+            self._send([wire.EXITED, pid, status, usage.ru_maxrss])
 
     def _send(self, message: list) -> None:
         try:

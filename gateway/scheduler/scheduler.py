@@ -19,7 +19,7 @@ import _core
 from _core import COLD, STATUS_ERROR, STATUS_SUCCESS, STATUS_TIMEOUT, THROTTLED_RESERVED
 from gateway import wire
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
-from gateway.logs import LogSinks, init_start_line, invocation_log, report_line
+from gateway.logs import LogSinks, init_report_line, init_start_line, invocation_log, report_line
 from gateway.scheduler import outcomes
 from gateway.scheduler.environment import python_worker_spec
 from gateway.scheduler.workers import BUSY, DEAD, IDLE, Worker, WorkerLost, WorkerTimedOut
@@ -54,6 +54,18 @@ class _Function:
         self.generation = 0
         self.timeout_ns = int(spec.timeout_s * 1_000_000_000)
         self.timeout_ms = int(spec.timeout_s * 1000)
+
+
+def _peak_rss_kb(pid: int) -> int:
+    """A live process's peak resident set (VmHWM), read before it is killed."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _python_runtime(runtime: str) -> bool:
@@ -103,7 +115,11 @@ class Scheduler:
                 log.warning("function %s declares %s; lambdagate runs it with %s (%s)",
                             fn.spec.logical_id, runtime, py, self.config.python)
         if any(_python_runtime(fn.spec.runtime) for fn in self._ordered):
-            self._ensure_zygote()
+            # wait for the zygote's imports so that the first request pays only for a fork
+            try:
+                await asyncio.wait_for(asyncio.shield(self._ensure_zygote().ready), self.config.init_timeout_s)
+            except (asyncio.TimeoutError, ZygoteError) as exc:
+                raise LambdagateError(f"the Python zygote did not start: {exc or 'timed out'}") from None
         self._schedule_reaper()
 
     def _ensure_zygote(self) -> ZygoteProcess:
@@ -249,10 +265,12 @@ class Scheduler:
         self._deadlines.push(deadline_ns, worker.slot)
         if self._timer_deadline_ns < 0 or deadline_ns < self._timer_deadline_ns:
             self._arm_timer(deadline_ns)
-        trace = request_id.replace("-", "")
-        header = [wire.INVOKE, request_id, time.time_ns() // 1_000_000 + fn.timeout_ms, invoked_arn,
-                  client_context, None,
-                  f"Root=1-{int(time.time()):08x}-{trace[8:32]};Parent={trace[:16]};Sampled=0"]
+        now_ns = time.time_ns()
+        # X-Ray trace header: epoch seconds, then random-looking hex taken from the request id
+        trace_id = f"Root=1-{now_ns // 1_000_000_000:08x}-{request_id[-12:]}{request_id[:8]}{request_id[9:13]};" \
+                   f"Parent={request_id[14:18]}{request_id[19:23]}{request_id[-8:]};Sampled=0"
+        header = [wire.INVOKE, request_id, now_ns // 1_000_000 + fn.timeout_ms, invoked_arn, client_context, None,
+                  trace_id]
         try:
             result_header, out = await worker.send_invoke(header, payload)
         except WorkerTimedOut:
@@ -262,7 +280,7 @@ class Scheduler:
             return await self._finish_crash(fn, worker, request_id, start_ns, init_ns, prefix, want_log)
         self._deadlines.cancel(worker.slot)
 
-        _, _, error_type, duration_ns, max_rss_kb = result_header
+        _, _, error_type, duration_ns, max_rss_kb, log_bytes = result_header
         worker.max_rss_kb = max_rss_kb
         worker.invocations += 1
         if error_type is None and len(out) > RESPONSE_LIMIT_BYTES:
@@ -272,7 +290,7 @@ class Scheduler:
         max_used_mb = (max_rss_kb + 1023) // 1024
         report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns,
                              None if error_type is None else "error", error_type)
-        text = invocation_log(request_id, worker.take_log(), report, prefix)
+        text = invocation_log(request_id, worker.take_log() if log_bytes else b"", report, prefix)
         self._sinks.write(spec.function_name, text)
         self._release(fn, worker)
         return InvokeResult(request_id, out, error_type, "success" if error_type is None else "error",
@@ -294,14 +312,17 @@ class Scheduler:
         spec = fn.spec
         self._pools.discard_busy(fn.index)
         billed = self._tally.record(fn.index, 0, init_ns, spec.memory_mb, STATUS_ERROR)
-        init_log = worker.take_log()
+        init_log = worker.take_log().decode("utf-8", "backslashreplace")
+        if init_log and not init_log.endswith("\n"):
+            init_log += "\n"
         self._drop(worker)
-        report = report_line(request_id, 0, billed, spec.memory_mb, (worker.max_rss_kb + 1023) // 1024, init_ns,
-                             "error", error_type)
-        text = prefix + init_log.decode("utf-8", "backslashreplace") + invocation_log(request_id, b"", report)
+        max_used_mb = (worker.max_rss_kb + 1023) // 1024
+        report = report_line(request_id, 0, billed, spec.memory_mb, max_used_mb, init_ns, "error", error_type)
+        text = (prefix + init_log + init_report_line(init_ns, error_type)
+                + invocation_log(request_id, b"", report))
         self._sinks.write(spec.function_name, text)
         return InvokeResult(request_id, error_payload, error_type, "error", 0, billed, init_ns, spec.memory_mb,
-                            0, text.encode() if want_log else b"")
+                            max_used_mb, text.encode() if want_log else b"")
 
     def _finish_timeout(self, fn, worker, request_id, start_ns, init_ns, prefix, want_log) -> InvokeResult:
         spec = fn.spec
@@ -342,12 +363,15 @@ class Scheduler:
                             text.encode() if want_log else b"")
 
     async def _exit_status(self, worker: Worker) -> int:
+        """The dead worker's wait status (-1 if unknown); also records its peak memory."""
         if worker.pid <= 0 or self._zygote is None:
             return -1
         try:
-            return await asyncio.wait_for(self._zygote.wait_exit(worker.pid), _EXIT_STATUS_WAIT_S)
+            status, max_rss_kb = await asyncio.wait_for(self._zygote.wait_exit(worker.pid), _EXIT_STATUS_WAIT_S)
         except asyncio.TimeoutError:
             return -1
+        worker.max_rss_kb = max(worker.max_rss_kb, max_rss_kb)
+        return status
 
     # ------------------------------------------------------------------ deadlines
 
@@ -366,6 +390,7 @@ class Scheduler:
         for slot in self._deadlines.pop_expired(time.monotonic_ns()):
             worker = self._workers[slot]
             if worker is not None and worker.state == BUSY:
+                worker.max_rss_kb = max(worker.max_rss_kb, _peak_rss_kb(worker.pid))
                 worker.fail_pending(WorkerTimedOut())
                 worker.kill()
         next_ns = self._deadlines.next_deadline_ns()
@@ -420,6 +445,7 @@ class Scheduler:
             raise
         init_ns = time.monotonic_ns() - start_ns
         if ready_header[2] is not None:
+            worker.max_rss_kb = ready_header[3]
             return worker, init_ns, (ready_header[2], ready_payload)
         worker.state = BUSY
         worker.closed.add_done_callback(lambda _f, w=worker: self._on_closed(w))

@@ -29,12 +29,14 @@ class ZygoteProcess:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._seq = 0
         self._forks: dict = {}            # seq -> future of pid
-        self._exits: dict = {}            # pid -> wait status, for exits nobody has asked about yet
-        self._exit_waiters: dict = {}     # pid -> future of wait status
+        self._exits: dict = {}            # pid -> (wait status, max rss kB), for exits nobody asked about yet
+        self._exit_waiters: dict = {}     # pid -> future of (wait status, max rss kB)
+        self.ready: Optional[asyncio.Future] = None
 
     def start(self) -> None:
-        """Spawn the zygote (blocking: ~30-100 ms, once per runtime)."""
+        """Spawn the zygote; `ready` resolves once it has imported what workers need."""
         self._loop = asyncio.get_running_loop()
+        self.ready = self._loop.create_future()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # the python binary itself, never a shim: a shim costs ~100 ms per start
         self.process = subprocess.Popen(
@@ -69,7 +71,7 @@ class ZygoteProcess:
         return await future
 
     def wait_exit(self, pid: int) -> "asyncio.Future":
-        """A future of the worker's wait status (already done if it has exited)."""
+        """A future of the worker's (wait status, peak RSS in kB); done already if it has exited."""
         future = self._loop.create_future()
         if pid in self._exits:
             future.set_result(self._exits.pop(pid))
@@ -90,7 +92,10 @@ class ZygoteProcess:
                 return
             message = msgpack.unpackb(data)
             kind = message[0]
-            if kind == wire.FORKED:
+            if kind == wire.READY:
+                if not self.ready.done():
+                    self.ready.set_result(message[1])
+            elif kind == wire.FORKED:
                 future = self._forks.pop(message[1], None)
                 if future is not None and not future.done():
                     if message[2] > 0:
@@ -99,12 +104,13 @@ class ZygoteProcess:
                         future.set_exception(ZygoteError(f"fork failed: {message[3]}"))
             elif kind == wire.EXITED:
                 pid, status = message[1], message[2]
+                outcome = (status, message[3])
                 waiter = self._exit_waiters.pop(pid, None)
                 if waiter is not None:
                     if not waiter.done():
-                        waiter.set_result(status)
+                        waiter.set_result(outcome)
                 else:
-                    self._exits[pid] = status
+                    self._exits[pid] = outcome
                     if len(self._exits) > 4096:  # nobody asked about these; keep the map bounded
                         self._exits.pop(next(iter(self._exits)))
                 if self.on_exit is not None:
@@ -116,13 +122,16 @@ class ZygoteProcess:
             self._control.close()
             self._control = None
         error = ZygoteError("the zygote exited")
+        if self.ready is not None and not self.ready.done():
+            self.ready.set_exception(error)
+            self.ready.exception()
         for future in self._forks.values():
             if not future.done():
                 future.set_exception(error)
         self._forks.clear()
         for future in self._exit_waiters.values():
             if not future.done():
-                future.set_result(-1)
+                future.set_result((-1, 0))
         self._exit_waiters.clear()
 
     def close(self, timeout_s: float = 5.0) -> None:

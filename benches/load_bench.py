@@ -1,0 +1,150 @@
+"""End-to-end load benchmark: `lambdagate start-api` on the hello-world example
+against a bare Starlette app on uvicorn returning the same body, both driven by
+wrk in the same run.
+
+    python benches/load_bench.py [--duration 10] [--connections 1,16]
+
+Needs `wrk` (Debian package); the script looks for it and installs it with
+apt-get when it is missing and it runs as root. Prints req/s, p50 and p99 for
+both servers and the ratio, plus the latency of the first (cold) request.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "hello-world", "template.yaml")
+BODY = '{"message": "hello world"}'
+
+BASELINE_APP = f'''
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+async def hello(request):
+    return Response({BODY!r}, media_type="application/json")
+
+app = Starlette(routes=[Route("/hello", hello)])
+'''
+
+
+def find_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk:
+        print(f"wrk: {wrk} (found on PATH)")
+        return wrk
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk: not found, installing the Debian package")
+        subprocess.run(["apt-get", "update", "-qq"], check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+        wrk = shutil.which("wrk")
+        if wrk:
+            print(f"wrk: {wrk} (installed)")
+            return wrk
+    sys.exit("wrk is needed: apt-get install wrk")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout_s: float = 15) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout_s:
+        if proc.poll() is not None:
+            sys.exit(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.01)
+    sys.exit(f"server on port {port} did not start")
+
+
+def first_request_ms(url: str) -> float:
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(url) as r:
+        body = r.read().decode()
+    assert body == BODY, body
+    return (time.perf_counter() - t0) * 1000
+
+
+def run_wrk(wrk: str, url: str, connections: int, duration_s: int) -> dict:
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", url],
+                         check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)\b", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "errors": int(errors.group(1)) if errors else 0}
+
+
+def start(cmd: list, port: int, cwd: str) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--connections", default="1,16", help="comma-separated connection counts")
+    args = parser.parse_args()
+    wrk = find_wrk()
+    work = tempfile.mkdtemp(prefix="lambdagate-load-")
+    with open(os.path.join(work, "baseline_app.py"), "w") as f:
+        f.write(BASELINE_APP)
+    conns = [int(c) for c in args.connections.split(",")]
+
+    base_port, lg_port = free_port(), free_port()
+    baseline = start([sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(base_port), "--loop",
+                      "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"], base_port, work)
+    gateway = start([sys.executable, "-m", "gateway.cli", "start-api", "-t", EXAMPLE, "-p", str(lg_port),
+                     "--lambda-port", "0", "--no-reload", "--quiet", "--state-dir", os.path.join(work, "state")],
+                    lg_port, work)
+    try:
+        wait_port(base_port, baseline)
+        ready_s = wait_port(lg_port, gateway)
+        cold_ms = first_request_ms(f"http://127.0.0.1:{lg_port}/hello")
+        print(f"lambdagate ready after {ready_s * 1000:.0f} ms (process start to port open); "
+              f"first (cold) request {cold_ms:.1f} ms")
+        first_request_ms(f"http://127.0.0.1:{base_port}/hello")
+        print(f"{'server':<12}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+        for c in conns:
+            rows = {}
+            for name, port in (("baseline", base_port), ("lambdagate", lg_port)):
+                rows[name] = r = run_wrk(wrk, f"http://127.0.0.1:{port}/hello", c, args.duration)
+                print(f"{name:<12}{c:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>9}")
+            print(f"{'ratio':<12}{c:>6}{rows['lambdagate']['rps'] / rows['baseline']['rps']:>10.2f}x")
+    finally:
+        stop(gateway)
+        stop(baseline)
+
+
+if __name__ == "__main__":
+    main()
