@@ -67,7 +67,7 @@ class ApiGateway:
         request_id = self._ids.next_id()
         body = await _read_body(receive, scope)
         if body is None:
-            await _respond(send, apigw.rest_request_too_long(request_id) if rest
+            await _respond(send, apigw.rest_content_length_exceeded() if rest
                            else apigw.http_payload_too_large(request_id))
             return
         now_ms = time.time_ns() // 1_000_000
@@ -122,12 +122,20 @@ class ApiGateway:
 
     async def _unmatched(self, scope, send) -> None:
         method, path = scope["method"], scope["path"]
-        if self._has_cors and method == "OPTIONS" and apigw.is_preflight(method, scope["headers"]):
-            # an HTTP API with CORS answers preflights even where no OPTIONS route exists
-            for route in self.table.routes:
-                if route.api.kind == "HTTP" and route.api.cors is not None:
-                    await _respond(send, apigw.cors_preflight(route.api.cors, scope["headers"]))
+        if self._has_cors and method == "OPTIONS":
+            # a REST resource with Cors has the OPTIONS method SAM generates; an HTTP API with
+            # CorsConfiguration answers preflights even where no route exists
+            methods = self.table.methods_for(path)
+            for declared in methods:
+                match = self.table.match(declared if declared != "ANY" else "GET", path)
+                if match is not None and match[0].api.kind == "REST" and match[0].api.cors is not None:
+                    await _respond(send, apigw.rest_cors_preflight(match[0].api.cors, methods))
                     return
+            if apigw.is_preflight(method, scope["headers"]):
+                for route in self.table.routes:
+                    if route.api.kind == "HTTP" and route.api.cors is not None:
+                        await _respond(send, apigw.cors_preflight(route.api.cors, scope["headers"]))
+                        return
         request_id = self._ids.next_id()
         if self.table.not_found_kind(path) == "HTTP":
             await _respond(send, apigw.http_not_found(request_id))
@@ -155,7 +163,7 @@ async def _read_body(receive, scope) -> Optional[bytes]:
     message = await receive()
     body = message.get("body", b"")
     if not message.get("more_body"):
-        return body
+        return body if len(body) <= MAX_BODY_BYTES else None
     chunks = [body]
     size = len(body)
     while message.get("more_body"):

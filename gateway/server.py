@@ -79,6 +79,7 @@ async def serve(config: Config, command: str) -> int:
     scheduler = Scheduler(functions, config.scheduler_config())
     await scheduler.start()
     servers = []
+    lambda_app = None
     try:
         if command == "start-api":
             table = RouteTable(template.routes)
@@ -92,20 +93,25 @@ async def serve(config: Config, command: str) -> int:
         if command == "start-lambda" or config.lambda_port:
             from gateway.aws.invoke_api import build_lambda_app
             port = config.port if command == "start-lambda" else config.lambda_port
-            servers.append(_http_server(build_lambda_app(scheduler), config.host, port, config))
+            lambda_app = build_lambda_app(scheduler, state_dir=config.state_dir, region=config.region)
+            # reruns the events a previous run accepted but did not finish
+            await lambda_app.state.async_invoker.start()
+            servers.append(_http_server(lambda_app, config.host, port, config))
             sys.stderr.write(f"Lambda API on http://{config.host}:{port} "
                              f"(functions: {', '.join(template.functions) or 'none'})\n")
         if config.warm_containers == "EAGER":
             await asyncio.gather(*(scheduler.warm(spec.logical_id) for spec in functions))
-        return await _run_until_stopped(config, scheduler, servers, functions, started_s)
+        return await _run_until_stopped(config, scheduler, servers, functions, started_s, lambda_app)
     finally:
+        if lambda_app is not None:
+            await lambda_app.state.async_invoker.stop(grace_s=0)
         await scheduler.close()
         rows = [summary_row(s.logical_id, scheduler.totals(s.logical_id), s.architecture) for s in functions]
         if rows and any(r["invocations"] or r["throttles"] for r in rows):
             sys.stderr.write(format_summary(rows))
 
 
-async def _run_until_stopped(config, scheduler, servers, functions, started_s) -> int:
+async def _run_until_stopped(config, scheduler, servers, functions, started_s, lambda_app) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals_seen = []
@@ -140,6 +146,8 @@ async def _run_until_stopped(config, scheduler, servers, functions, started_s) -
     await stop.wait()
     # uvicorn stops accepting and lets open requests finish within the grace period
     await asyncio.gather(*tasks, return_exceptions=True)
+    if lambda_app is not None:
+        await lambda_app.state.async_invoker.stop(grace_s=config.shutdown_grace_s)
     await scheduler.close(grace_s=config.shutdown_grace_s)
     if watcher is not None:
         watcher.cancel()

@@ -118,5 +118,7 @@ class Invoker(Protocol):
         """The function by logical id or FunctionName; raises FunctionNotFound."""
 
     async def invoke(self, function: str, payload: bytes, *, client_context: Optional[str] = None,
-                     invoked_arn: Optional[str] = None, want_log: bool = False) -> InvokeResult:
-        """Run one synchronous invocation; raises Throttled when no capacity is left."""
+                     invoked_arn: Optional[str] = None, want_log: bool = False,
+                     request_id: Optional[str] = None) -> InvokeResult:
+        """Run one invocation (with the caller's request id, for an accepted async event);
+        raises Throttled when no capacity is left."""

@@ -15,7 +15,7 @@ import random
 import time
 from functools import lru_cache
 from typing import Any, Iterable, Optional, Sequence
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote_plus
 
 from gateway.types import ACCOUNT_ID, RouteSpec
 

@@ -598,7 +598,8 @@ def rest_cors(cors: Any, fail: Fail, warn: Callable[[str], None]) -> Optional[Co
         return None
     if isinstance(cors, str):
         origin = _quoted({"AllowOrigin": cors}, "AllowOrigin", fail, warn)
-        return CorsConfig(allow_origins=(origin or "",), allow_methods=HTTP_METHODS)
+        # no AllowMethods: the OPTIONS method SAM deploys allows the resource's own methods
+        return CorsConfig(allow_origins=(origin or "",), allow_methods=())
     if not isinstance(cors, dict):
         raise fail("must be a quoted origin (\"'*'\") or a mapping", "Cors")
     unknown = set(cors) - {"AllowOrigin", "AllowMethods", "AllowHeaders", "AllowCredentials", "MaxAge"}
@@ -614,8 +615,8 @@ def rest_cors(cors: Any, fail: Fail, warn: Callable[[str], None]) -> Optional[Co
     allow_credentials = (credentials or "").lower() == "true"
     if allow_credentials and origin == "*":
         raise fail("AllowCredentials can not be true when AllowOrigin is \"'*'\"", "Cors.AllowCredentials")
-    return CorsConfig(allow_origins=(origin,), allow_methods=cors_methods((methods or "").split(","), fail,
-                                                                         "Cors.AllowMethods"),
+    allow_methods = () if methods is None else cors_methods(methods.split(","), fail, "Cors.AllowMethods")
+    return CorsConfig(allow_origins=(origin,), allow_methods=allow_methods,
                       allow_headers=tuple(h.strip() for h in (headers or "").split(",") if h.strip()),
                       allow_credentials=allow_credentials, max_age_s=int(max_age) if max_age else None)
 

@@ -74,6 +74,8 @@ class Zygote:
             data, ancdata, _, _ = self.control.recvmsg(1 << 20, _FDS_SPACE)
         except InterruptedError:
             return True
+        except ConnectionResetError:
+            return False  # the gateway closed with our messages unread: it is gone
         if not data:
             return False
         fds = array.array("i")
@@ -89,37 +91,60 @@ class Zygote:
         return True
 
     def _fork(self, seq: int, spec: dict, fds: list) -> None:
-        if len(fds) != 2:
+        # a Python worker gets its socket and log file; an executable runtime only its log file
+        expected = 1 if "argv" in spec else 2
+        if len(fds) != expected:
             for fd in fds:
                 os.close(fd)
-            self._send([wire.FORKED, seq, -1, "expected 2 file descriptors"])
+            self._send([wire.FORKED, seq, -1, f"expected {expected} file descriptors"])
             return
-        sock_fd, log_fd = fds
         try:
             pid = os.fork()
         except OSError as exc:
-            os.close(sock_fd)
-            os.close(log_fd)
+            for fd in fds:
+                os.close(fd)
             self._send([wire.FORKED, seq, -1, str(exc)])
             return
         if pid == 0:
-            self._become_worker(spec, sock_fd, log_fd)
-        os.close(sock_fd)
-        os.close(log_fd)
+            if expected == 1:
+                self._become_executable(spec, fds[0])
+            self._become_worker(spec, fds[0], fds[1])
+        for fd in fds:
+            os.close(fd)
         self.children.add(pid)
         self._send([wire.FORKED, seq, pid])
+
+    def _leave_zygote(self) -> None:
+        """What every child does first: drop the zygote's signals and sockets, follow its death."""
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        self.control.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        os.setpgid(0, 0)
+        _die_with_parent()  # kept across exec
+
+    def _become_executable(self, spec: dict, log_fd: int) -> None:
+        try:
+            self._leave_zygote()
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(log_fd, 1)
+            os.dup2(log_fd, 2)
+            os.chdir(spec["code_dir"])
+            argv = spec["argv"]
+            os.execve(argv[0], argv, spec["env"])
+        except BaseException as exc:  # the exec failed: say why in the function's log
+            try:
+                os.write(2, f"lambdagate: cannot start {spec.get('argv')}: {exc}\n".encode())
+            finally:
+                os._exit(127)
 
     def _become_worker(self, spec: dict, sock_fd: int, log_fd: int) -> None:
         status = 1
         try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            self.control.close()
-            os.close(self.wake_r)
-            os.close(self.wake_w)
-            os.setpgid(0, 0)
-            _die_with_parent()
+            self._leave_zygote()
             status = worker_runtime.run(spec, sock_fd, log_fd)
         finally:
             try:

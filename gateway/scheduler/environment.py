@@ -61,6 +61,11 @@ def worker_environment(spec: FunctionSpec, *, runtime_api: str | None = None,
     return env
 
 
+def exec_worker_spec(spec: FunctionSpec, argv: list, runtime_api: str) -> dict:
+    """What the zygote needs to exec a Runtime API runtime for this function."""
+    return {"argv": argv, "env": worker_environment(spec, runtime_api=runtime_api), "code_dir": spec.code_dir}
+
+
 def python_worker_spec(spec: FunctionSpec, memory_poll_ms: int, enforce_memory: bool) -> dict:
     """What the zygote needs to turn a fork into this function's worker."""
     return {

@@ -6,31 +6,29 @@ are made by `_core`; this module does the I/O around them on the event loop.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, TextIO
 
 import _core
+import orjson
 from _core import COLD, STATUS_ERROR, STATUS_SUCCESS, STATUS_TIMEOUT, THROTTLED_RESERVED
 from gateway import wire
-from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
+from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
 from gateway.logs import LogSinks, init_report_line, init_start_line, invocation_log, report_line
 from gateway.scheduler import outcomes
-from gateway.scheduler.environment import python_worker_spec
+from gateway.scheduler.exec_workers import peak_rss_kb
+from gateway.scheduler.launcher import Launcher, python_runtime
 from gateway.scheduler.workers import BUSY, DEAD, IDLE, Worker, WorkerLost, WorkerTimedOut
-from gateway.scheduler.zygote import ZygoteError, ZygoteProcess
 from gateway.types import RESPONSE_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec, InvokeResult
 
 log = logging.getLogger("lambdagate")
 
 _THROTTLE_REASONS = {THROTTLED_RESERVED: "ReservedFunctionConcurrentInvocationLimitExceeded"}
 _ACCOUNT_REASON = "ConcurrentInvocationLimitExceeded"
-_EXIT_STATUS_WAIT_S = 2.0
 
 
 @dataclass
@@ -56,22 +54,6 @@ class _Function:
         self.timeout_ms = int(spec.timeout_s * 1000)
 
 
-def _peak_rss_kb(pid: int) -> int:
-    """A live process's peak resident set (VmHWM), read before it is killed."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _python_runtime(runtime: str) -> bool:
-    return runtime.startswith("python")
-
-
 class Scheduler:
     """Runs invocations of the functions it is given; implements `Invoker`."""
 
@@ -90,9 +72,10 @@ class Scheduler:
             self._ordered.append(fn)
             self._functions[spec.logical_id] = fn
             self._functions.setdefault(spec.function_name, fn)
-        self._workers: list = []            # slot -> Worker or None
+        self._workers: list = []            # slot -> Worker, ExecWorker or None
         self._free_slots: list = []
-        self._zygote: Optional[ZygoteProcess] = None
+        self._launcher = Launcher(self.config.python, self.config.init_timeout_s, self.config.memory_poll_ms,
+                                  self.config.enforce_memory)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_deadline_ns = -1
@@ -111,24 +94,12 @@ class Scheduler:
         py = "python%d.%d" % sys.version_info[:2]
         for fn in self._ordered:
             runtime = fn.spec.runtime
-            if _python_runtime(runtime) and runtime != py:
+            if python_runtime(runtime) and runtime != py:
                 log.warning("function %s declares %s; lambdagate runs it with %s (%s)",
                             fn.spec.logical_id, runtime, py, self.config.python)
-        if any(_python_runtime(fn.spec.runtime) for fn in self._ordered):
-            # wait for the zygote's imports so that the first request pays only for a fork
-            try:
-                await asyncio.wait_for(asyncio.shield(self._ensure_zygote().ready), self.config.init_timeout_s)
-            except (asyncio.TimeoutError, ZygoteError) as exc:
-                raise LambdagateError(f"the Python zygote did not start: {exc or 'timed out'}") from None
+        if self._ordered:
+            await self._launcher.start()
         self._schedule_reaper()
-
-    def _ensure_zygote(self) -> ZygoteProcess:
-        if self._zygote is None or not self._zygote.alive:
-            if self._zygote is not None:
-                self._zygote.close(timeout_s=1)
-            self._zygote = ZygoteProcess(self.config.python)
-            self._zygote.start()
-        return self._zygote
 
     async def close(self, grace_s: float = 0.0) -> None:
         """Stop: let in-flight invocations finish within grace_s, then kill everything."""
@@ -152,9 +123,9 @@ class Scheduler:
                 worker.release_log()
         self._workers.clear()
         self._free_slots.clear()
-        if self._zygote is not None:
-            self._zygote.close()
-            self._zygote = None
+        self._deadlines = _core.DeadlineHeap()
+        self._timer_deadline_ns = -1
+        self._launcher.close()
         self._sinks.close()
 
     # ------------------------------------------------------------------ queries
@@ -204,23 +175,29 @@ class Scheduler:
     async def warm(self, name: str) -> None:
         """Start one worker ahead of demand (`--warm-containers EAGER`)."""
         fn = self._lookup(name)
-        if self._pools.acquire(fn.index) != COLD:
-            raise Throttled(_ACCOUNT_REASON)
+        slot = self._pools.acquire(fn.index)
+        if slot >= 0:  # a warm worker is already there
+            self._pools.release(fn.index, slot, time.monotonic_ns())
+            return
+        if slot != COLD:
+            raise Throttled(_THROTTLE_REASONS.get(slot, _ACCOUNT_REASON))
         try:
-            worker, _, init_error = await self._cold_start(fn)
+            worker, _, init_error = await self._launch(fn)
         except BaseException:
             self._pools.cold_failed(fn.index)
             raise
         if init_error is not None:
             self._pools.discard_busy(fn.index)
-            self._drop(worker)
+            if worker is not None:
+                self._drop(worker)
             return
         self._release(fn, worker)
 
     # ------------------------------------------------------------------ invoke
 
     async def invoke(self, function: str, payload: bytes, *, client_context: Optional[str] = None,
-                     invoked_arn: Optional[str] = None, want_log: bool = False) -> InvokeResult:
+                     invoked_arn: Optional[str] = None, want_log: bool = False,
+                     request_id: Optional[str] = None) -> InvokeResult:
         fn = self._functions.get(function)
         if fn is None:
             raise FunctionNotFound(function)
@@ -235,26 +212,32 @@ class Scheduler:
         self._in_flight += 1
         self._idle_event.clear()
         try:
-            return await self._run(fn, slot, payload, client_context, invoked_arn or fn.spec.arn, want_log)
+            return await self._run(fn, slot, payload, client_context, invoked_arn or fn.spec.arn, want_log,
+                                   request_id)
         finally:
             self._in_flight -= 1
             if not self._in_flight:
                 self._idle_event.set()
 
     async def _run(self, fn: _Function, slot: int, payload: bytes, client_context, invoked_arn: str,
-                   want_log: bool) -> InvokeResult:
+                   want_log: bool, request_id: Optional[str]) -> InvokeResult:
         spec = fn.spec
         init_ns = 0
         init_error = None
         if slot == COLD:
             try:
-                worker, init_ns, init_error = await self._cold_start(fn)
+                worker, init_ns, init_error = await self._launch(fn)
             except BaseException:
                 self._pools.cold_failed(fn.index)
                 raise
+            if self.closing and init_error is None:  # shut down while this worker started
+                self._pools.discard_busy(fn.index)
+                self._drop(worker)
+                raise LambdagateError("lambdagate is shutting down")
         else:
             worker = self._workers[slot]
-        request_id = self._ids.next_id()
+        if request_id is None:
+            request_id = self._ids.next_id()
         prefix = init_start_line(spec.runtime) if init_ns else ""
         if init_error is not None:
             return self._finish_init_error(fn, worker, request_id, init_ns, init_error, prefix, want_log)
@@ -271,8 +254,34 @@ class Scheduler:
                    f"Parent={request_id[14:18]}{request_id[19:23]}{request_id[-8:]};Sampled=0"
         header = [wire.INVOKE, request_id, now_ns // 1_000_000 + fn.timeout_ms, invoked_arn, client_context, None,
                   trace_id]
+        outcome = worker.send_invoke(header, payload)
         try:
-            result_header, out = await worker.send_invoke(header, payload)
+            await outcome
+        except asyncio.CancelledError:
+            # the caller gave up, not the function: as on AWS the invocation runs on, and its
+            # worker, concurrency and tallies are settled when it ends
+            if outcome.cancelled():
+                outcome = self._loop.create_future()
+                worker.pending = outcome
+            asyncio.ensure_future(self._settle_abandoned(fn, worker, request_id, start_ns, init_ns, prefix, outcome))
+            raise
+        except (WorkerTimedOut, WorkerLost):
+            pass
+        return await self._settle(fn, worker, request_id, start_ns, init_ns, prefix, want_log, outcome)
+
+    async def _settle_abandoned(self, fn: _Function, worker, request_id: str, start_ns: int, init_ns: int,
+                                prefix: str, outcome: asyncio.Future) -> None:
+        try:
+            await self._settle(fn, worker, request_id, start_ns, init_ns, prefix, False, outcome)
+        except LambdagateError:
+            pass  # lambdagate stopped first; close() has dealt with the worker
+
+    async def _settle(self, fn: _Function, worker, request_id: str, start_ns: int, init_ns: int, prefix: str,
+                      want_log: bool, outcome: asyncio.Future) -> InvokeResult:
+        """Books, logs and the worker's fate once an invocation has an outcome."""
+        spec = fn.spec
+        try:
+            result_header, out = await outcome
         except WorkerTimedOut:
             return self._finish_timeout(fn, worker, request_id, start_ns, init_ns, prefix, want_log)
         except WorkerLost:
@@ -312,11 +321,17 @@ class Scheduler:
         spec = fn.spec
         self._pools.discard_busy(fn.index)
         billed = self._tally.record(fn.index, 0, init_ns, spec.memory_mb, STATUS_ERROR)
-        init_log = worker.take_log().decode("utf-8", "backslashreplace")
-        if init_log and not init_log.endswith("\n"):
-            init_log += "\n"
-        self._drop(worker)
-        max_used_mb = (worker.max_rss_kb + 1023) // 1024
+        if error_payload is None:  # the process exited during Init
+            message = outcomes.runtime_exit_message(request_id, worker.exit_status)
+            error_payload = outcomes.crash_payload(error_type, message)
+        if worker is None:  # nothing could be started (a runtime that is not installed)
+            init_log, max_used_mb = f"{orjson.loads(error_payload)['errorMessage']}\n", 0
+        else:
+            init_log = worker.take_log().decode("utf-8", "backslashreplace")
+            if init_log and not init_log.endswith("\n"):
+                init_log += "\n"
+            self._drop(worker)
+            max_used_mb = (worker.max_rss_kb + 1023) // 1024
         report = report_line(request_id, 0, billed, spec.memory_mb, max_used_mb, init_ns, "error", error_type)
         text = (prefix + init_log + init_report_line(init_ns, error_type)
                 + invocation_log(request_id, b"", report))
@@ -343,7 +358,7 @@ class Scheduler:
         spec = fn.spec
         duration_ns = time.monotonic_ns() - start_ns
         self._pools.discard_busy(fn.index)
-        wait_status = await self._exit_status(worker)
+        wait_status = await self._launcher.exit_status(worker)
         if worker.oom_rss_kb:
             error_type = "Runtime.OutOfMemory"
             max_used_mb = spec.memory_mb
@@ -362,17 +377,6 @@ class Scheduler:
                             duration_ns, billed, init_ns, spec.memory_mb, max_used_mb,
                             text.encode() if want_log else b"")
 
-    async def _exit_status(self, worker: Worker) -> int:
-        """The dead worker's wait status (-1 if unknown); also records its peak memory."""
-        if worker.pid <= 0 or self._zygote is None:
-            return -1
-        try:
-            status, max_rss_kb = await asyncio.wait_for(self._zygote.wait_exit(worker.pid), _EXIT_STATUS_WAIT_S)
-        except asyncio.TimeoutError:
-            return -1
-        worker.max_rss_kb = max(worker.max_rss_kb, max_rss_kb)
-        return status
-
     # ------------------------------------------------------------------ deadlines
 
     def _arm_timer(self, deadline_ns: int) -> None:
@@ -388,9 +392,9 @@ class Scheduler:
         # loop timers round to whole milliseconds and may fire a little early:
         # the heap, read with the monotonic clock, decides what has really expired
         for slot in self._deadlines.pop_expired(time.monotonic_ns()):
-            worker = self._workers[slot]
+            worker = self._workers[slot] if slot < len(self._workers) else None
             if worker is not None and worker.state == BUSY:
-                worker.max_rss_kb = max(worker.max_rss_kb, _peak_rss_kb(worker.pid))
+                worker.max_rss_kb = max(worker.max_rss_kb, peak_rss_kb(worker.pid))
                 worker.fail_pending(WorkerTimedOut())
                 worker.kill()
         next_ns = self._deadlines.next_deadline_ns()
@@ -405,51 +409,26 @@ class Scheduler:
         self._workers.append(None)
         return len(self._workers) - 1
 
-    async def _cold_start(self, fn: _Function):
-        """A new worker for fn: (worker, init_ns, None) or (worker, init_ns, (error_type, payload))."""
-        spec = fn.spec
-        if not _python_runtime(spec.runtime):
-            raise RuntimeUnavailable(f"lambdagate cannot run {spec.runtime} functions yet ({spec.logical_id})")
+    async def _launch(self, fn: _Function):
         slot = self._alloc_slot()
-        log_fd = os.memfd_create(f"lambdagate-{spec.function_name}", os.MFD_CLOEXEC)
-        fcntl.fcntl(log_fd, fcntl.F_SETFL, fcntl.fcntl(log_fd, fcntl.F_GETFL) | os.O_APPEND)
-        worker = Worker(slot, spec.logical_id, fn.index, fn.generation, log_fd, self._loop)
-        self._workers[slot] = worker
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        start_ns = time.monotonic_ns()
-        worker.started_ns = start_ns
         try:
-            await self._loop.create_unix_connection(lambda: worker, sock=ours)
-            zygote = self._ensure_zygote()
-            try:
-                worker.pid = await zygote.fork(
-                    python_worker_spec(spec, self.config.memory_poll_ms, self.config.enforce_memory), theirs, log_fd)
-            finally:
-                theirs.close()
-            ready_header, ready_payload = await asyncio.wait_for(asyncio.shield(worker.ready),
-                                                                 self.config.init_timeout_s)
-        except WorkerLost:
-            init_ns = time.monotonic_ns() - start_ns
-            status = await self._exit_status(worker)
-            message = f"Runtime exited with error: {outcomes.exit_reason(status)}"
-            return worker, init_ns, ("Runtime.ExitError",
-                                     outcomes.crash_payload("Runtime.ExitError", message))
-        except (asyncio.TimeoutError, ZygoteError, OSError) as exc:
-            self._drop(worker)
-            if isinstance(exc, asyncio.TimeoutError):
-                raise LambdagateError(f"{spec.logical_id}: Init phase did not finish in "
-                                      f"{self.config.init_timeout_s:g} s") from None
-            raise LambdagateError(f"{spec.logical_id}: cannot start a worker: {exc}") from exc
+            worker, init_ns, init_error = await self._launcher.launch(fn.spec, slot, fn.index, fn.generation,
+                                                                     self._register)
         except BaseException:
-            self._drop(worker)
+            registered = self._workers[slot] if slot < len(self._workers) else None
+            if registered is not None:
+                self._drop(registered)
+            elif slot < len(self._workers):
+                self._free_slots.append(slot)
             raise
-        init_ns = time.monotonic_ns() - start_ns
-        if ready_header[2] is not None:
-            worker.max_rss_kb = ready_header[3]
-            return worker, init_ns, (ready_header[2], ready_payload)
-        worker.state = BUSY
+        if worker is None and slot < len(self._workers):
+            self._free_slots.append(slot)
+        return worker, init_ns, init_error
+
+    def _register(self, worker) -> None:
+        """A worker being started: from now on a shutdown kills it, and an idle one that dies leaves its pool."""
+        self._workers[worker.slot] = worker
         worker.closed.add_done_callback(lambda _f, w=worker: self._on_closed(w))
-        return worker, init_ns, None
 
     def _on_closed(self, worker: Worker) -> None:
         """A worker's connection ended; an idle one leaves its pool (busy ones are handled by _run)."""

@@ -39,6 +39,7 @@ class Worker(asyncio.Protocol):
         self.closed = loop.create_future()
         self.pending: Optional[asyncio.Future] = None
         self.max_rss_kb = 0
+        self.exit_status = -1     # wait status, once known, of a worker that died during Init
         self.oom_rss_kb = 0       # set when the worker reported passing its memory limit
         self.invocations = 0
         self.started_ns = 0

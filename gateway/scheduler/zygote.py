@@ -53,15 +53,18 @@ class ZygoteProcess:
     def alive(self) -> bool:
         return self._control is not None and self.process is not None and self.process.poll() is None
 
-    async def fork(self, spec: dict, worker_sock: socket.socket, log_fd: int) -> int:
-        """Fork a worker with this spec; the descriptors are handed over. Returns its pid."""
+    async def fork(self, spec: dict, worker_sock: Optional[socket.socket], log_fd: int) -> int:
+        """Fork a worker with this spec; the descriptors are handed over. Returns its pid.
+
+        A spec with "argv" execs that program (no socket: it talks to the Runtime API).
+        """
         if not self.alive:
             raise ZygoteError("the zygote is not running")
         self._seq += 1
         seq = self._seq
         future = self._loop.create_future()
         self._forks[seq] = future
-        fds = array.array("i", [worker_sock.fileno(), log_fd])
+        fds = array.array("i", [log_fd] if worker_sock is None else [worker_sock.fileno(), log_fd])
         try:
             self._control.sendmsg([msgpack.packb([wire.FORK, seq, spec])],
                                   [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
@@ -117,6 +120,7 @@ class ZygoteProcess:
                     self.on_exit(pid, status)
 
     def _lost(self) -> None:
+        """The control socket is gone: nothing awaited from the zygote will come."""
         if self._control is not None:
             self._loop.remove_reader(self._control.fileno())
             self._control.close()
@@ -136,10 +140,7 @@ class ZygoteProcess:
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Closing the control socket makes the zygote kill its workers and exit."""
-        if self._control is not None:
-            self._loop.remove_reader(self._control.fileno())
-            self._control.close()
-            self._control = None
+        self._lost()
         if self.process is not None:
             try:
                 self.process.wait(timeout=timeout_s)

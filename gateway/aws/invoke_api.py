@@ -1,0 +1,769 @@
+"""The Lambda API (rest-json, `2015-03-31`) that boto3 and the AWS CLI talk to with --endpoint-url.
+
+Invoke is served by a raw ASGI handler (raw body bytes straight to the invoker, one
+write of headers and one of body); the control operations are plain functions over
+the scope. Operations lambdagate does not emulate answer 501 `NotImplemented` naming
+the operation (the code `sam local start-lambda` uses; botocore does not retry 501).
+
+Asynchronous invocations (InvocationType=Event, InvokeAsync) are stored durably by
+`gateway.async_invoke.AsyncInvoker` before 202 is returned; the app exposes it as
+`app.state.async_invoker` with `await start()` / `await stop(grace_s)`. It also starts
+through Starlette's lifespan, and on the first request if nobody started it.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import time
+import uuid
+from typing import Optional
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.applications import Starlette
+
+import _core
+from gateway.async_invoke import AsyncInvoker
+from gateway.async_invoke.destinations import destination_from_arn
+from gateway.aws import errors as E
+from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
+from gateway.types import (ACCOUNT_ID, ASYNC_PAYLOAD_LIMIT_BYTES, DEFAULT_REGION, SYNC_PAYLOAD_LIMIT_BYTES,
+                           DestinationSpec, EventInvokeConfig, FunctionSpec, Invoker)
+
+log = logging.getLogger("lambdagate")
+
+INVOKE_PREFIX = "/2015-03-31/functions/"
+INVOKE_SUFFIX = "/invocations"
+LOG_TAIL_BYTES = 4096
+CLIENT_CONTEXT_LIMIT = 3583
+LIST_PAGE_MAX = 50
+UNRESERVED_MINIMUM = 100          # AWS keeps 100 (or the whole limit, if smaller) unreserved
+DUMMY_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/lambdagate-local-execution-role"
+# GetAccountSettings AccountLimit: AWS's default quotas
+TOTAL_CODE_SIZE = 80530636800
+CODE_SIZE_UNZIPPED = 262144000
+CODE_SIZE_ZIPPED = 52428800
+
+# NamespacedFunctionName (botocore service-2.json), anchored: name, partial ARN or ARN, optional qualifier
+_FUNCTION_NAME = re.compile(
+    r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?"
+    r"(?:\d{12}:)?(?:function:)?(?P<name>[a-zA-Z0-9_.-]+)(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?")
+_NAME_PATTERN_TEXT = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+                      r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?")
+
+_JSON = (b"content-type", b"application/json")
+_LATEST = (b"x-amz-executed-version", b"$LATEST")
+_UNHANDLED = (b"x-amz-function-error", b"Unhandled")
+
+SUPPORTED = ("Invoke", "InvokeAsync", "ListFunctions", "GetFunction", "GetFunctionConfiguration",
+             "GetAccountSettings", "GetFunctionConcurrency", "PutFunctionConcurrency",
+             "DeleteFunctionConcurrency", "GetFunctionEventInvokeConfig", "PutFunctionEventInvokeConfig",
+             "UpdateFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig",
+             "ListFunctionEventInvokeConfigs")
+
+# Every operation of the 2015-03-31 model (botocore 1.43): method, URI template, name.
+_OPERATIONS = [
+    ("POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync"),
+    ("GET", "/2015-03-31/event-source-mappings", "ListEventSourceMappings"),
+    ("POST", "/2015-03-31/event-source-mappings", "CreateEventSourceMapping"),
+    ("DELETE", "/2015-03-31/event-source-mappings/{UUID}", "DeleteEventSourceMapping"),
+    ("GET", "/2015-03-31/event-source-mappings/{UUID}", "GetEventSourceMapping"),
+    ("PUT", "/2015-03-31/event-source-mappings/{UUID}", "UpdateEventSourceMapping"),
+    ("GET", "/2015-03-31/functions", "ListFunctions"),
+    ("POST", "/2015-03-31/functions", "CreateFunction"),
+    ("DELETE", "/2015-03-31/functions/{FunctionName}", "DeleteFunction"),
+    ("GET", "/2015-03-31/functions/{FunctionName}", "GetFunction"),
+    ("GET", "/2015-03-31/functions/{FunctionName}/aliases", "ListAliases"),
+    ("POST", "/2015-03-31/functions/{FunctionName}/aliases", "CreateAlias"),
+    ("DELETE", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "DeleteAlias"),
+    ("GET", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "GetAlias"),
+    ("PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "UpdateAlias"),
+    ("PUT", "/2015-03-31/functions/{FunctionName}/code", "UpdateFunctionCode"),
+    ("GET", "/2015-03-31/functions/{FunctionName}/configuration", "GetFunctionConfiguration"),
+    ("PUT", "/2015-03-31/functions/{FunctionName}/configuration", "UpdateFunctionConfiguration"),
+    ("POST", "/2015-03-31/functions/{FunctionName}/invocations", "Invoke"),
+    ("GET", "/2015-03-31/functions/{FunctionName}/policy", "GetPolicy"),
+    ("POST", "/2015-03-31/functions/{FunctionName}/policy", "AddPermission"),
+    ("DELETE", "/2015-03-31/functions/{FunctionName}/policy/{StatementId}", "RemovePermission"),
+    ("GET", "/2015-03-31/functions/{FunctionName}/versions", "ListVersionsByFunction"),
+    ("POST", "/2015-03-31/functions/{FunctionName}/versions", "PublishVersion"),
+    ("GET", "/2016-08-19/account-settings", "GetAccountSettings"),
+    ("DELETE", "/2017-03-31/tags/{Resource}", "UntagResource"),
+    ("GET", "/2017-03-31/tags/{Resource}", "ListTags"),
+    ("POST", "/2017-03-31/tags/{Resource}", "TagResource"),
+    ("DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", "DeleteFunctionConcurrency"),
+    ("PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "PutFunctionConcurrency"),
+    ("GET", "/2018-10-31/layers", "ListLayers"),
+    ("GET", "/2018-10-31/layers/{LayerName}/versions", "ListLayerVersions"),
+    ("POST", "/2018-10-31/layers/{LayerName}/versions", "PublishLayerVersion"),
+    ("DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "DeleteLayerVersion"),
+    ("GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "GetLayerVersion"),
+    ("GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "GetLayerVersionPolicy"),
+    ("POST", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "AddLayerVersionPermission"),
+    ("DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}", "RemoveLayerVersionPermission"),
+    ("GET", "/2018-10-31/layers?find=LayerVersion", "GetLayerVersionByArn"),
+    ("DELETE", "/2019-09-25/functions/{FunctionName}/event-invoke-config", "DeleteFunctionEventInvokeConfig"),
+    ("GET", "/2019-09-25/functions/{FunctionName}/event-invoke-config", "GetFunctionEventInvokeConfig"),
+    ("POST", "/2019-09-25/functions/{FunctionName}/event-invoke-config", "UpdateFunctionEventInvokeConfig"),
+    ("PUT", "/2019-09-25/functions/{FunctionName}/event-invoke-config", "PutFunctionEventInvokeConfig"),
+    ("GET", "/2019-09-25/functions/{FunctionName}/event-invoke-config/list", "ListFunctionEventInvokeConfigs"),
+    ("GET", "/2019-09-30/functions/{FunctionName}/concurrency", "GetFunctionConcurrency"),
+    ("DELETE", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "DeleteProvisionedConcurrencyConfig"),
+    ("GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "GetProvisionedConcurrencyConfig"),
+    ("PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "PutProvisionedConcurrencyConfig"),
+    ("GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL", "ListProvisionedConcurrencyConfigs"),
+    ("GET", "/2020-04-22/code-signing-configs", "ListCodeSigningConfigs"),
+    ("POST", "/2020-04-22/code-signing-configs", "CreateCodeSigningConfig"),
+    ("DELETE", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", "DeleteCodeSigningConfig"),
+    ("GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", "GetCodeSigningConfig"),
+    ("PUT", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", "UpdateCodeSigningConfig"),
+    ("GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions", "ListFunctionsByCodeSigningConfig"),
+    ("DELETE", "/2020-06-30/functions/{FunctionName}/code-signing-config", "DeleteFunctionCodeSigningConfig"),
+    ("GET", "/2020-06-30/functions/{FunctionName}/code-signing-config", "GetFunctionCodeSigningConfig"),
+    ("PUT", "/2020-06-30/functions/{FunctionName}/code-signing-config", "PutFunctionCodeSigningConfig"),
+    ("GET", "/2021-07-20/functions/{FunctionName}/runtime-management-config", "GetRuntimeManagementConfig"),
+    ("PUT", "/2021-07-20/functions/{FunctionName}/runtime-management-config", "PutRuntimeManagementConfig"),
+    ("DELETE", "/2021-10-31/functions/{FunctionName}/url", "DeleteFunctionUrlConfig"),
+    ("GET", "/2021-10-31/functions/{FunctionName}/url", "GetFunctionUrlConfig"),
+    ("POST", "/2021-10-31/functions/{FunctionName}/url", "CreateFunctionUrlConfig"),
+    ("PUT", "/2021-10-31/functions/{FunctionName}/url", "UpdateFunctionUrlConfig"),
+    ("GET", "/2021-10-31/functions/{FunctionName}/urls", "ListFunctionUrlConfigs"),
+    ("POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations", "InvokeWithResponseStream"),
+    ("GET", "/2024-08-31/functions/{FunctionName}/recursion-config", "GetFunctionRecursionConfig"),
+    ("PUT", "/2024-08-31/functions/{FunctionName}/recursion-config", "PutFunctionRecursionConfig"),
+    ("GET", "/2025-11-30/capacity-providers", "ListCapacityProviders"),
+    ("POST", "/2025-11-30/capacity-providers", "CreateCapacityProvider"),
+    ("DELETE", "/2025-11-30/capacity-providers/{CapacityProviderName}", "DeleteCapacityProvider"),
+    ("GET", "/2025-11-30/capacity-providers/{CapacityProviderName}", "GetCapacityProvider"),
+    ("PUT", "/2025-11-30/capacity-providers/{CapacityProviderName}", "UpdateCapacityProvider"),
+    ("GET", "/2025-11-30/capacity-providers/{CapacityProviderName}/function-versions", "ListFunctionVersionsByCapacityProvider"),
+    ("GET", "/2025-11-30/functions/{FunctionName}/function-scaling-config", "GetFunctionScalingConfig"),
+    ("PUT", "/2025-11-30/functions/{FunctionName}/function-scaling-config", "PutFunctionScalingConfig"),
+    ("POST", "/2025-12-01/durable-execution-callbacks/{CallbackId}/fail", "SendDurableExecutionCallbackFailure"),
+    ("POST", "/2025-12-01/durable-execution-callbacks/{CallbackId}/heartbeat", "SendDurableExecutionCallbackHeartbeat"),
+    ("POST", "/2025-12-01/durable-execution-callbacks/{CallbackId}/succeed", "SendDurableExecutionCallbackSuccess"),
+    ("GET", "/2025-12-01/durable-executions/{DurableExecutionArn}", "GetDurableExecution"),
+    ("POST", "/2025-12-01/durable-executions/{DurableExecutionArn}/checkpoint", "CheckpointDurableExecution"),
+    ("GET", "/2025-12-01/durable-executions/{DurableExecutionArn}/history", "GetDurableExecutionHistory"),
+    ("GET", "/2025-12-01/durable-executions/{DurableExecutionArn}/state", "GetDurableExecutionState"),
+    ("POST", "/2025-12-01/durable-executions/{DurableExecutionArn}/stop", "StopDurableExecution"),
+    ("GET", "/2025-12-01/functions/{FunctionName}/durable-executions", "ListDurableExecutionsByFunction"),
+]
+
+
+def _compile_operations():
+    table = []
+    for method, uri, name in _OPERATIONS:
+        path, _, query = uri.partition("?")
+        pattern = re.sub(r"\\\{[A-Za-z]+\\\}", "[^/]+", re.escape(path.rstrip("/")))
+        table.append((method, re.compile(pattern + "/?"), query.split("=")[0] if query else None, name, uri))
+    # operations told apart by a query parameter go first (GetLayerVersionByArn before ListLayers)
+    table.sort(key=lambda row: row[2] is None)
+    return table
+
+
+_OPERATION_TABLE = _compile_operations()
+
+
+def operation_for(method: str, path: str, query: dict) -> Optional[tuple]:
+    """(name, uri template) of the Lambda operation a request addresses, if any."""
+    for op_method, pattern, query_key, name, uri in _OPERATION_TABLE:
+        if op_method == method and pattern.fullmatch(path) and (query_key is None or query_key in query):
+            return name, uri
+    return None
+
+
+def last_modified(epoch_s: float) -> str:
+    """FunctionConfiguration.LastModified: `2019-11-21T19:32:12.000+0000` (a string, not a timestamp)."""
+    ms = int(epoch_s * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03d+0000" % (ms % 1000)
+
+
+class _CodeInfo:
+    __slots__ = ("sha256", "size", "mtime", "computed_at")
+
+    def __init__(self, sha256: str, size: int, mtime: float, computed_at: float):
+        self.sha256, self.size, self.mtime, self.computed_at = sha256, size, mtime, computed_at
+
+
+_CODE_CACHE_S = 2.0
+_CODE_MAX_FILES = 20000
+
+
+def code_info(code_dir: str) -> _CodeInfo:
+    """CodeSha256 (base64 SHA-256 over the code directory's files, in path order), size, newest mtime.
+
+    AWS hashes the deployment zip; lambdagate has no zip, so it hashes relative paths and
+    contents. Hidden directories (.lambdagate, .git, .aws-sam) and __pycache__ are skipped."""
+    digest = hashlib.sha256()
+    size = 0
+    newest = 0.0
+    count = 0
+    for root, dirs, files in os.walk(code_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            path = os.path.join(root, name)
+            try:
+                st = os.stat(path)
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            digest.update(os.path.relpath(path, code_dir).encode("utf-8", "surrogateescape") + b"\0")
+            digest.update(data)
+            size += len(data)
+            newest = max(newest, st.st_mtime)
+            count += 1
+            if count >= _CODE_MAX_FILES:
+                break
+        if count >= _CODE_MAX_FILES:
+            break
+    if not newest:
+        try:
+            newest = os.stat(code_dir).st_mtime
+        except OSError:
+            newest = time.time()
+    return _CodeInfo(base64.b64encode(digest.digest()).decode(), size, newest, time.monotonic())
+
+
+def _header_value(value: bytes) -> str:
+    return value.decode("latin-1")
+
+
+async def _read_body(receive, limit: int) -> tuple:
+    """(body or None when larger than limit, total size). Reads everything so the connection stays usable."""
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        return (body if len(body) <= limit else None), len(body)
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return (b"".join(chunks) if size <= limit else None), size
+
+
+async def _respond(send, response) -> None:
+    status, headers, body = response
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _json_response(status: int, obj, request_id: str) -> tuple:
+    data = orjson.dumps(obj) if obj is not None else b""
+    headers = [(b"x-amzn-requestid", request_id.encode()), _JSON, (b"content-length", str(len(data)).encode())]
+    return status, headers, data
+
+
+def _empty(status: int, request_id: str) -> tuple:
+    return status, [(b"x-amzn-requestid", request_id.encode()), (b"content-length", b"0")], b""
+
+
+class _Problem(Exception):
+    """An AWS error response to send instead of the operation's result."""
+
+    def __init__(self, response: tuple):
+        super().__init__(response[0])
+        self.response = response
+
+
+class LambdaApi:
+    """The raw ASGI endpoint behind `build_lambda_app`."""
+
+    def __init__(self, invoker: Invoker, async_invoker: AsyncInvoker, region: Optional[str] = None):
+        self.invoker = invoker
+        self.async_invoker = async_invoker
+        if region is None:
+            specs = self._specs()
+            region = specs[0].region if specs else DEFAULT_REGION
+        self.region = region
+        self._code: dict = {}                     # code_dir -> _CodeInfo
+        self._eic_modified: dict = {}             # FunctionName -> epoch s of the last Put/Update
+        self._started_s = time.time()
+        self._ids = _core.IdGenerator(os.urandom(16))
+        self.autostart = True                     # start the dispatcher on the first request if nobody did
+
+    # ------------------------------------------------------------------ ASGI
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope["path"]
+        method = scope["method"]
+        if self.autostart and not self.async_invoker.started and not self.async_invoker.closed:
+            await self._autostart()
+        try:
+            if method == "POST" and path.startswith(INVOKE_PREFIX) and path.endswith(INVOKE_SUFFIX):
+                response = await self._invoke(scope, receive, path[len(INVOKE_PREFIX):-len(INVOKE_SUFFIX)])
+            else:
+                response = await self._control(scope, receive, method, path)
+        except _Problem as problem:
+            response = problem.response
+        except Exception as exc:  # noqa: BLE001 - an AWS-shaped 500 rather than a bare traceback
+            log.exception("Lambda API %s %s failed", method, path)
+            response = E.service_error(f"lambdagate failed to handle {method} {path}: {exc}")
+        await _respond(send, response)
+
+    async def _autostart(self) -> None:
+        self.autostart = False
+        try:
+            await self.async_invoker.start()
+        except Exception:  # noqa: BLE001 - Event invocations will report it
+            log.exception("cannot start the asynchronous invocation store")
+            self.autostart = True
+
+    # ------------------------------------------------------------------ functions
+
+    def _specs(self) -> list:
+        functions = getattr(self.invoker, "functions", None)
+        return list(functions()) if functions is not None else []
+
+    def _resolve(self, raw: str, qualifier: Optional[str], request_id: str) -> tuple:
+        """(spec, qualifier or None) for a FunctionName path label plus a Qualifier parameter."""
+        match = _FUNCTION_NAME.fullmatch(raw) if len(raw) <= 256 else None
+        if match is None:
+            raise _Problem(E.validation(raw, "functionName", "Member must satisfy regular expression pattern: "
+                                        + _NAME_PATTERN_TEXT, request_id))
+        name, derived = match.group("name"), match.group("qualifier")
+        if qualifier is not None and derived is not None and qualifier != derived:
+            raise _Problem(E.invalid_parameter("The derived qualifier from the function name does not match "
+                                               "the specified qualifier.", request_id))
+        qualifier = derived or qualifier
+        region = match.group("region") or self.region
+        try:
+            spec = self.invoker.function(name)
+        except FunctionNotFound:
+            raise _Problem(E.not_found(name, region, qualifier, request_id)) from None
+        if qualifier is not None and qualifier != "$LATEST":
+            # lambdagate serves $LATEST only: other versions and aliases do not exist, as on AWS
+            raise _Problem(E.not_found(spec.function_name, spec.region, qualifier, request_id))
+        return spec, qualifier
+
+    # ------------------------------------------------------------------ Invoke
+
+    async def _invoke(self, scope, receive, raw_name: str) -> tuple:
+        invocation_type = "RequestResponse"
+        log_type = None
+        client_context_b64 = None
+        for key, value in scope["headers"]:
+            if key == b"x-amz-invocation-type":
+                invocation_type = _header_value(value)
+            elif key == b"x-amz-log-type":
+                log_type = _header_value(value)
+            elif key == b"x-amz-client-context":
+                client_context_b64 = value
+        qualifier = None
+        if scope["query_string"]:
+            qualifier = parse_qs(scope["query_string"].decode("latin-1")).get("Qualifier", [None])[0]
+        event = invocation_type == "Event"
+        body, size = await _read_body(receive, ASYNC_PAYLOAD_LIMIT_BYTES if event else SYNC_PAYLOAD_LIMIT_BYTES)
+        request_id = self._ids.next_id()
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            return E.validation(invocation_type, "invocationType",
+                                "Member must satisfy enum value set: [Event, RequestResponse, DryRun]", request_id)
+        if log_type is not None and log_type not in ("None", "Tail"):
+            return E.validation(log_type, "logType", "Member must satisfy enum value set: [None, Tail]", request_id)
+        if body is None:
+            return (E.async_too_large(size, ASYNC_PAYLOAD_LIMIT_BYTES, request_id) if event
+                    else E.sync_too_large(SYNC_PAYLOAD_LIMIT_BYTES, request_id))
+        spec, qualifier = self._resolve(raw_name, qualifier, request_id)
+        if not body:
+            body = b"{}"
+        else:
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                return E.invalid_json(str(exc), request_id)
+        invoked_arn = spec.arn if qualifier is None else f"{spec.arn}:{qualifier}"
+        if event:
+            return await self._accept(spec, body, request_id, invoked_arn, 202)
+        if invocation_type == "DryRun":
+            return _empty(204, request_id)
+        client_context = None
+        if client_context_b64:
+            client_context = self._client_context(client_context_b64, request_id)
+        return await self._run_sync(spec, body, request_id, invoked_arn, client_context, log_type == "Tail")
+
+    def _client_context(self, value: bytes, request_id: str) -> str:
+        if len(value) > CLIENT_CONTEXT_LIMIT:
+            raise _Problem(E.invalid_parameter(f"Client context must be at most {CLIENT_CONTEXT_LIMIT} bytes "
+                                               f"once base64-encoded; got {len(value)}.", request_id))
+        try:
+            text = base64.b64decode(value, validate=True)
+            decoded = orjson.loads(text)
+        except (binascii.Error, ValueError):
+            raise _Problem(E.invalid_parameter("Client context must be a valid Base64-encoded JSON object.",
+                                               request_id)) from None
+        if not isinstance(decoded, dict):
+            raise _Problem(E.invalid_parameter("Client context must be a valid Base64-encoded JSON object.",
+                                               request_id))
+        return text.decode("utf-8")
+
+    async def _run_sync(self, spec: FunctionSpec, body: bytes, request_id: str, invoked_arn: str,
+                        client_context: Optional[str], tail: bool) -> tuple:
+        try:
+            result = await self.invoker.invoke(spec.logical_id, body, client_context=client_context,
+                                               invoked_arn=invoked_arn, want_log=tail)
+        except Throttled as exc:
+            return E.throttled(exc.reason, request_id)
+        except PayloadTooLarge as exc:
+            return E.sync_too_large(exc.limit, request_id)
+        except FunctionNotFound:
+            return E.not_found(spec.function_name, spec.region, None, request_id)
+        except RuntimeUnavailable as exc:
+            return E.lambda_error(502, "InvalidRuntimeException", str(exc), request_id=request_id)
+        except LambdagateError as exc:
+            return E.service_error(str(exc), request_id)
+        out = result.payload
+        headers = [(b"x-amzn-requestid", result.request_id.encode()), _JSON, _LATEST,
+                   (b"content-length", str(len(out)).encode())]
+        if result.failed:
+            headers.append(_UNHANDLED)
+        if tail:
+            headers.append((b"x-amz-log-result", base64.b64encode(result.log[-LOG_TAIL_BYTES:])))
+        return 200, headers, out
+
+    async def _accept(self, spec: FunctionSpec, body: bytes, request_id: str, invoked_arn: str,
+                      status: int) -> tuple:
+        try:
+            await self.async_invoker.accept(spec, body, request_id=request_id, invoked_arn=invoked_arn)
+        except Exception as exc:  # noqa: BLE001 - not stored: the caller must know
+            log.error("cannot store an Event invocation of %s: %s", spec.function_name, exc)
+            return E.service_error(f"the event could not be stored: {exc}", request_id)
+        return _empty(status, request_id)
+
+    # ------------------------------------------------------------------ control operations
+
+    async def _control(self, scope, receive, method: str, path: str) -> tuple:
+        request_id = self._ids.next_id()
+        query = parse_qs(scope["query_string"].decode("latin-1")) if scope["query_string"] else {}
+        parts = path.rstrip("/").split("/")
+        # ['', version, 'functions', name, tail...]
+        if len(parts) >= 3 and parts[2] == "functions":
+            version = parts[1]
+            name = parts[3] if len(parts) > 3 else None
+            tail = "/".join(parts[4:])
+            qualifier = query.get("Qualifier", [None])[0]
+            if version == "2015-03-31":
+                if name is None and method == "GET":
+                    return await self._list_functions(query, request_id)
+                if name is not None and not tail and method == "GET":
+                    return await self._get_function(name, qualifier, request_id)
+                if name is not None and tail == "configuration" and method == "GET":
+                    spec, _ = self._resolve(name, qualifier, request_id)
+                    return _json_response(200, await self._configuration(spec), request_id)
+            elif version == "2017-10-31" and name is not None and tail == "concurrency":
+                if method == "PUT":
+                    return await self._put_concurrency(name, receive, request_id)
+                if method == "DELETE":
+                    spec, _ = self._resolve(name, None, request_id)
+                    self.invoker.set_reserved_concurrency(spec.logical_id, None)
+                    return _empty(204, request_id)
+            elif version == "2019-09-30" and name is not None and tail == "concurrency" and method == "GET":
+                spec, _ = self._resolve(name, None, request_id)
+                return _json_response(200, self._concurrency(spec), request_id)
+            elif version == "2019-09-25" and name is not None and tail.startswith("event-invoke-config"):
+                response = await self._event_invoke_config(method, name, tail, qualifier, receive, request_id)
+                if response is not None:
+                    return response
+            elif version == "2014-11-13" and name is not None and tail == "invoke-async" and method == "POST":
+                return await self._invoke_async(name, receive, request_id)
+        elif method == "GET" and path.rstrip("/") == "/2016-08-19/account-settings":
+            return _json_response(200, await self._account_settings(), request_id)
+        operation = operation_for(method, path, query)
+        if operation is not None:
+            return E.not_implemented(operation[0], method, operation[1], SUPPORTED, request_id)
+        return E.unknown_operation(method, path, request_id)
+
+    async def _read_json(self, receive, request_id: str) -> dict:
+        body, _ = await _read_body(receive, SYNC_PAYLOAD_LIMIT_BYTES)
+        if body is None:
+            raise _Problem(E.lambda_error(413, "RequestEntityTooLargeException", "Request body too large",
+                                          request_id=request_id))
+        try:
+            value = orjson.loads(body or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise _Problem(E.lambda_error(400, "SerializationException", f"Could not parse the request: {exc}",
+                                          request_id=request_id)) from None
+        if not isinstance(value, dict):
+            raise _Problem(E.lambda_error(400, "SerializationException", "The request body must be a JSON object",
+                                          request_id=request_id))
+        return value
+
+    # ListFunctions / GetFunction / GetFunctionConfiguration
+
+    async def _code_info(self, code_dir: str) -> _CodeInfo:
+        info = self._code.get(code_dir)
+        if info is None or time.monotonic() - info.computed_at > _CODE_CACHE_S:
+            info = await asyncio.get_running_loop().run_in_executor(None, code_info, code_dir)
+            self._code[code_dir] = info
+        return info
+
+    async def _configuration(self, spec: FunctionSpec) -> dict:
+        code = await self._code_info(spec.code_dir)
+        config = {
+            "FunctionName": spec.function_name,
+            "FunctionArn": spec.arn,
+            "Runtime": spec.runtime,
+            "Role": DUMMY_ROLE,
+            "Handler": spec.handler,
+            "CodeSize": code.size,
+            "Description": "",
+            "Timeout": int(spec.timeout_s) if float(spec.timeout_s).is_integer() else spec.timeout_s,
+            "MemorySize": spec.memory_mb,
+            "LastModified": last_modified(code.mtime),
+            "CodeSha256": code.sha256,
+            "Version": "$LATEST",
+            "TracingConfig": {"Mode": "PassThrough"},
+            "RevisionId": str(uuid.UUID(bytes=hashlib.sha256((code.sha256 + spec.function_name).encode())
+                                        .digest()[:16], version=4)),
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": [spec.architecture],
+            "EphemeralStorage": {"Size": 512},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": {"LogFormat": spec.log_format, "LogGroup": f"/aws/lambda/{spec.function_name}"},
+        }
+        if spec.environment:
+            config["Environment"] = {"Variables": dict(spec.environment)}
+        if spec.log_format == "JSON":
+            config["LoggingConfig"]["ApplicationLogLevel"] = spec.log_level or "INFO"
+            config["LoggingConfig"]["SystemLogLevel"] = "INFO"
+        return config
+
+    async def _list_functions(self, query: dict, request_id: str) -> tuple:
+        page = LIST_PAGE_MAX
+        if "MaxItems" in query:
+            raw = query["MaxItems"][0]
+            try:
+                page = int(raw)
+            except ValueError:
+                return E.invalid_parameter(f"Invalid MaxItems value: {raw}", request_id)
+            if page < 1 or page > 10000:
+                return E.validation(raw, "maxItems", "Member must have value between 1 and 10000", request_id)
+            page = min(page, LIST_PAGE_MAX)
+        specs = sorted({s.function_name: s for s in self._specs()}.values(), key=lambda s: s.function_name)
+        start = 0
+        marker = query.get("Marker", [None])[0]
+        if marker:
+            try:
+                after = base64.urlsafe_b64decode(marker.encode() + b"==").decode()
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return E.invalid_parameter("Invalid marker value", request_id)
+            start = next((i for i, s in enumerate(specs) if s.function_name > after), len(specs))
+        chosen = specs[start:start + page]
+        functions = [await self._configuration(spec) for spec in chosen]
+        result = {"Functions": functions}
+        if start + page < len(specs):
+            result["NextMarker"] = base64.urlsafe_b64encode(chosen[-1].function_name.encode()).decode().rstrip("=")
+        return _json_response(200, result, request_id)
+
+    async def _get_function(self, name: str, qualifier: Optional[str], request_id: str) -> tuple:
+        spec, _ = self._resolve(name, qualifier, request_id)
+        result = {
+            "Configuration": await self._configuration(spec),
+            "Code": {"RepositoryType": "S3", "Location": "file://" + os.path.abspath(spec.code_dir)},
+        }
+        concurrency = self._concurrency(spec)
+        if concurrency:
+            result["Concurrency"] = concurrency
+        return _json_response(200, result, request_id)
+
+    # GetAccountSettings
+
+    def _account_limit(self) -> int:
+        config = getattr(self.invoker, "config", None)
+        return int(getattr(config, "account_concurrency", 1000))
+
+    def _reserved(self, spec: FunctionSpec) -> Optional[int]:
+        reserved_of = getattr(self.invoker, "reserved_concurrency", None)
+        if reserved_of is None:
+            return spec.reserved_concurrency
+        return reserved_of(spec.logical_id)
+
+    def _reserved_total(self, exclude: Optional[str] = None) -> int:
+        return sum(self._reserved(s) or 0 for s in {s.function_name: s for s in self._specs()}.values()
+                   if s.function_name != exclude)
+
+    async def _account_settings(self) -> dict:
+        specs = list({s.function_name: s for s in self._specs()}.values())
+        limit = self._account_limit()
+        code_size = 0
+        for code_dir in {s.code_dir for s in specs}:
+            code_size += (await self._code_info(code_dir)).size
+        return {
+            "AccountLimit": {"TotalCodeSize": TOTAL_CODE_SIZE, "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
+                             "CodeSizeZipped": CODE_SIZE_ZIPPED, "ConcurrentExecutions": limit,
+                             "UnreservedConcurrentExecutions": limit - self._reserved_total()},
+            "AccountUsage": {"TotalCodeSize": code_size, "FunctionCount": len(specs)},
+        }
+
+    # Get/Put/DeleteFunctionConcurrency
+
+    def _concurrency(self, spec: FunctionSpec) -> dict:
+        reserved = self._reserved(spec)
+        return {} if reserved is None else {"ReservedConcurrentExecutions": reserved}
+
+    async def _put_concurrency(self, name: str, receive, request_id: str) -> tuple:
+        body = await self._read_json(receive, request_id)
+        spec, _ = self._resolve(name, None, request_id)
+        value = body.get("ReservedConcurrentExecutions")
+        if value is None:
+            return E.validation("null", "reservedConcurrentExecutions", "Member must not be null", request_id)
+        if not isinstance(value, int) or isinstance(value, bool):
+            return E.invalid_parameter(f"ReservedConcurrentExecutions must be an integer, got {value!r}", request_id)
+        if value < 0:
+            return E.invalid_parameter(f"1 validation error detected: Value '{value}' at "
+                                       "'reservedConcurrentExecutions' failed to satisfy constraint: Member must "
+                                       "have value greater than or equal to 0", request_id)
+        limit = self._account_limit()
+        minimum = min(UNRESERVED_MINIMUM, limit)
+        if limit - self._reserved_total(exclude=spec.function_name) - value < minimum:
+            return E.invalid_parameter("Specified ReservedConcurrentExecutions for function decreases account's "
+                                       f"UnreservedConcurrentExecution below its minimum value of [{minimum}].",
+                                       request_id)
+        self.invoker.set_reserved_concurrency(spec.logical_id, value)
+        return _json_response(200, {"ReservedConcurrentExecutions": value}, request_id)
+
+    # Get/Put/Update/Delete/ListFunctionEventInvokeConfig(s)
+
+    def _eic_json(self, spec: FunctionSpec, config: EventInvokeConfig) -> dict:
+        destinations = {}
+        if config.on_success is not None:
+            destinations["OnSuccess"] = {"Destination": config.on_success.arn}
+        if config.on_failure is not None:
+            destinations["OnFailure"] = {"Destination": config.on_failure.arn}
+        return {"LastModified": self._eic_modified.get(spec.function_name, self._started_s),
+                "FunctionArn": f"{spec.arn}:$LATEST",
+                "MaximumRetryAttempts": config.maximum_retry_attempts,
+                "MaximumEventAgeInSeconds": config.maximum_event_age_s,
+                "DestinationConfig": destinations}
+
+    async def _event_invoke_config(self, method: str, name: str, tail: str, qualifier: Optional[str], receive,
+                                   request_id: str) -> Optional[tuple]:
+        spec, _ = self._resolve(name, qualifier, request_id)
+        ai = self.async_invoker
+        if tail == "event-invoke-config/list" and method == "GET":
+            configs = [self._eic_json(spec, ai.event_invoke_config(spec))] if ai.has_event_invoke_config(spec) else []
+            return _json_response(200, {"FunctionEventInvokeConfigs": configs}, request_id)
+        if tail != "event-invoke-config":
+            return None
+        if method == "GET":
+            if not ai.has_event_invoke_config(spec):
+                return E.lambda_error(404, "ResourceNotFoundException",
+                                      f"The function {spec.arn} doesn't have an EventInvokeConfig",
+                                      request_id=request_id)
+            return _json_response(200, self._eic_json(spec, ai.event_invoke_config(spec)), request_id)
+        if method == "DELETE":
+            if not ai.has_event_invoke_config(spec):
+                return E.lambda_error(404, "ResourceNotFoundException",
+                                      f"The function {spec.arn} doesn't have an EventInvokeConfig",
+                                      request_id=request_id)
+            ai.set_event_invoke_config(spec, None)
+            return _empty(204, request_id)
+        if method not in ("PUT", "POST"):
+            return None
+        body = await self._read_json(receive, request_id)
+        # Put replaces the whole configuration; Update (POST) changes only what it names
+        base = ai.event_invoke_config(spec) if method == "POST" else EventInvokeConfig()
+        config = self._parse_eic(body, base, request_id)
+        ai.set_event_invoke_config(spec, config)
+        self._eic_modified[spec.function_name] = time.time()
+        return _json_response(200, self._eic_json(spec, config), request_id)
+
+    def _parse_eic(self, body: dict, base: EventInvokeConfig, request_id: str) -> EventInvokeConfig:
+        retries = body.get("MaximumRetryAttempts", base.maximum_retry_attempts)
+        age = body.get("MaximumEventAgeInSeconds", base.maximum_event_age_s)
+        if not isinstance(retries, int) or not 0 <= retries <= 2:
+            raise _Problem(E.validation(retries, "maximumRetryAttempts",
+                                        "Member must have value between 0 and 2", request_id))
+        if not isinstance(age, int) or not 60 <= age <= 21600:
+            raise _Problem(E.validation(age, "maximumEventAgeInSeconds",
+                                        "Member must have value between 60 and 21600", request_id))
+        on_success, on_failure = base.on_success, base.on_failure
+        destinations = body.get("DestinationConfig")
+        if isinstance(destinations, dict):
+            on_success = self._destination(destinations, "OnSuccess", on_success, request_id)
+            on_failure = self._destination(destinations, "OnFailure", on_failure, request_id)
+        if on_success is not None and on_success.type == "S3Bucket":
+            raise _Problem(E.invalid_parameter("S3 bucket destinations are supported only for on-failure "
+                                               "destinations.", request_id))
+        return EventInvokeConfig(maximum_retry_attempts=retries, maximum_event_age_s=age, on_success=on_success,
+                                 on_failure=on_failure)
+
+    def _destination(self, destinations: dict, key: str, current: Optional[DestinationSpec],
+                     request_id: str) -> Optional[DestinationSpec]:
+        if key not in destinations:
+            return current
+        arn = (destinations[key] or {}).get("Destination")
+        if not arn:
+            return None
+        try:
+            return destination_from_arn(arn)
+        except ValueError as exc:
+            raise _Problem(E.invalid_parameter(str(exc), request_id)) from None
+
+    # InvokeAsync (deprecated, still in boto3)
+
+    async def _invoke_async(self, name: str, receive, request_id: str) -> tuple:
+        body, size = await _read_body(receive, ASYNC_PAYLOAD_LIMIT_BYTES)
+        if body is None:
+            return E.async_too_large(size, ASYNC_PAYLOAD_LIMIT_BYTES, request_id)
+        spec, _ = self._resolve(name, None, request_id)
+        if not body:
+            body = b"{}"
+        else:
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                return E.invalid_json(str(exc), request_id)
+        return await self._accept(spec, body, request_id, spec.arn, 202)
+
+
+class LambdaApp(Starlette):
+    """Starlette app whose HTTP requests go straight to LambdaApi (no routing layer on the hot path).
+
+    `app.state.async_invoker` is the AsyncInvoker; servers that run uvicorn with
+    lifespan="off" call `await app.state.async_invoker.start()` after the scheduler
+    started and `await app.state.async_invoker.stop(grace_s)` before it closes."""
+
+    def __init__(self, api: LambdaApi):
+        super().__init__(lifespan=self._lifespan)
+        self.api = api
+        self.state.async_invoker = api.async_invoker
+        self.state.lambda_api = api
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app):
+        await self.api.async_invoker.start()
+        try:
+            yield
+        finally:
+            await self.api.async_invoker.stop()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            await self.api(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def build_lambda_app(invoker: Invoker, *, state_dir: str = ".lambdagate", retry_delays_s=(60, 120),
+                     throttle_backoff_s=(1, 300), async_concurrency: int = 8, durability: str = "full",
+                     region: Optional[str] = None) -> LambdaApp:
+    """The Lambda API app over an Invoker (the scheduler, or a fake in tests)."""
+    async_invoker = AsyncInvoker(invoker, state_dir=state_dir, retry_delays_s=retry_delays_s,
+                                 throttle_backoff_s=throttle_backoff_s, max_concurrency=async_concurrency,
+                                 durability=durability)
+    return LambdaApp(LambdaApi(invoker, async_invoker, region=region))

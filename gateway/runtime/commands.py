@@ -1,0 +1,168 @@
+"""The command that starts a worker of a Runtime API runtime (`provided.*`, Node.js, Java).
+
+The scheduler runs it with cwd = the code directory and the Lambda environment
+(`AWS_LAMBDA_RUNTIME_API`, `_HANDLER`, ...); the process loops on
+`/2018-06-01/runtime/invocation/next` like AWS's runtime clients do.
+Java sources (lambdagate's bootstrap, and the function's own `.java` files when it
+ships no `.class` files) are compiled once into `$XDG_CACHE_HOME/lambdagate/java/`.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from typing import Iterator, List, Optional, Tuple
+
+from gateway.errors import RuntimeUnavailable
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_BOOTSTRAP = os.path.join(_HERE, "nodejs", "bootstrap.mjs")
+JAVA_SOURCES = os.path.join(_HERE, "java")
+JAVA_MAIN = "lambdagate.runtime.Bootstrap"
+
+PROVIDED = ("provided", "provided.al2", "provided.al2023")
+NODEJS = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x")
+JAVA = ("java8.al2", "java11", "java17", "java21", "java25")
+# Fast start, as AWS's Java runtimes configure the JVM (serial GC, C1 only since java17).
+JVM_FLAGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:-UsePerfData",
+             "-Djava.net.preferIPv4Stack=true", "-Dfile.encoding=UTF-8")
+_SKIP_DIRS = {"node_modules", "__pycache__", "target", "build", ".gradle"}
+_locks: dict = {}
+_locks_guard = threading.Lock()
+
+
+def runtime_command(runtime: str, code_dir: str, handler: str) -> List[str]:
+    """argv of a worker for `runtime`; raises RuntimeUnavailable when it cannot start here."""
+    code_dir = os.path.abspath(code_dir)
+    if runtime in PROVIDED:
+        bootstrap = os.path.join(code_dir, "bootstrap")
+        if not os.path.isfile(bootstrap):
+            raise RuntimeUnavailable(f"{runtime} needs an executable file named 'bootstrap' in {code_dir} "
+                                     "(the runtime client that polls the Runtime API); it is missing")
+        if not os.access(bootstrap, os.X_OK):
+            raise RuntimeUnavailable(f"{bootstrap} is not executable: chmod +x it")
+        return [bootstrap]
+    if runtime in NODEJS:
+        return [_tool("node", runtime, "Node.js (nodejs package)"), NODE_BOOTSTRAP]
+    if runtime in JAVA:
+        java = _tool("java", runtime, "a JDK 11 or newer (default-jdk-headless package)")
+        javac = _tool("javac", runtime, "a JDK 11 or newer (default-jdk-headless package)")
+        bootstrap = _bootstrap_classes(javac)
+        classpath = [bootstrap, code_dir, os.path.join(code_dir, "lib", "*")]
+        user_classes = _user_classes(javac, code_dir, bootstrap)
+        if user_classes:
+            classpath.append(user_classes)
+        return [java, *JVM_FLAGS, "-cp", os.pathsep.join(classpath), JAVA_MAIN]
+    raise RuntimeUnavailable(f"lambdagate cannot run {runtime} functions: supported runtimes are python3.x, "
+                             f"{', '.join(PROVIDED + NODEJS + JAVA)}")
+
+
+def runtime_available(runtime: str) -> Tuple[bool, str]:
+    """(usable here?, what runs it or why not), for log lines and test skips."""
+    if runtime in PROVIDED:
+        return True, f"{runtime}: runs the function's own 'bootstrap' executable"
+    tools = ("node",) if runtime in NODEJS else ("java", "javac") if runtime in JAVA else None
+    if tools is None:
+        return False, f"{runtime}: not a runtime lambdagate runs through the Runtime API"
+    try:
+        paths = [_tool(t, runtime, "Node.js (nodejs package)" if t == "node" else "a JDK 11 or newer")
+                 for t in tools]
+    except RuntimeUnavailable as exc:
+        return False, str(exc)
+    return True, f"{runtime}: {_version(paths[-1])} ({paths[0]})"
+
+
+def _tool(name: str, runtime: str, install: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise RuntimeUnavailable(f"'{name}' is not on PATH: install {install} to run {runtime} functions")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _version(tool: str) -> str:
+    try:
+        out = subprocess.run([tool, "-version" if "java" in os.path.basename(tool) else "--version"],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeUnavailable(f"{tool} does not run: {exc}") from None
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else os.path.basename(tool)
+
+
+def _cache_root() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lambdagate", "java")
+
+
+def _java_files(root: str) -> Iterator[str]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(".java"):
+                yield os.path.join(dirpath, name)
+
+
+def _digest(javac: str, files: List[str], root: str, extra: str = "") -> str:
+    h = hashlib.sha256(f"{_version(javac)}\0{extra}\0".encode())
+    for path in files:
+        h.update(os.path.relpath(path, root).encode() + b"\0")
+        with open(path, "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()[:24]
+
+
+def _compile(javac: str, key: str, sources: List[str], args: List[str], what: str) -> str:
+    """Compile sources into the cache directory `key` once (temp dir + rename: safe when racing)."""
+    final = os.path.join(_cache_root(), key)
+    if os.path.isdir(final):
+        return final
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:
+        if os.path.isdir(final):
+            return final
+        os.makedirs(_cache_root(), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{key}-", dir=_cache_root())
+        try:
+            proc = subprocess.run([javac, "-encoding", "UTF-8", "-nowarn", "-d", tmp, *args, *sources],
+                                  capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                raise RuntimeUnavailable(f"javac could not compile {what}:\n"
+                                         f"{(proc.stderr or proc.stdout).strip()[-4000:]}")
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another process finished first
+                if not os.path.isdir(final):
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _bootstrap_classes(javac: str) -> str:
+    sources = list(_java_files(JAVA_SOURCES))
+    key = "bootstrap-" + _digest(javac, sources, JAVA_SOURCES)
+    return _compile(javac, key, sources, ["--release", "11"], "lambdagate's Java bootstrap")
+
+
+def _user_classes(javac: str, code_dir: str, bootstrap: str) -> Optional[str]:
+    """The function's .java files compiled, unless it already ships .class files (or has no sources)."""
+    sources = []
+    for dirpath, dirnames, filenames in os.walk(code_dir):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")]
+        if any(name.endswith(".class") for name in filenames):
+            return None
+    sources = list(_java_files(code_dir))
+    if not sources:
+        return None
+    lib = os.path.join(code_dir, "lib")
+    jars = sorted(n for n in os.listdir(lib) if n.endswith(".jar")) if os.path.isdir(lib) else []
+    jar_ids = ",".join(f"{n}:{os.path.getsize(os.path.join(lib, n))}" for n in jars)
+    key = "user-" + _digest(javac, sources, code_dir, extra=bootstrap + "\0" + jar_ids)
+    classpath = os.pathsep.join([bootstrap, os.path.join(lib, "*")])
+    return _compile(javac, key, sources, ["-cp", classpath], f"the Java sources in {code_dir}")

@@ -1,0 +1,150 @@
+"""Cold starts: a Python worker forked from the zygote, or another runtime's
+executable started through it (fork + exec), up to the end of its Init phase."""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import socket
+import time
+from typing import Optional
+
+from gateway.errors import LambdagateError, RuntimeUnavailable
+from gateway.scheduler import outcomes
+from gateway.scheduler.environment import exec_worker_spec, python_worker_spec
+from gateway.scheduler.exec_workers import ExecWorker
+from gateway.scheduler.workers import BUSY, Worker, WorkerLost
+from gateway.scheduler.zygote import ZygoteError, ZygoteProcess
+from gateway.types import FunctionSpec
+
+log = logging.getLogger("lambdagate")
+_EXIT_STATUS_WAIT_S = 2.0
+
+
+def python_runtime(runtime: str) -> bool:
+    return runtime.startswith("python")
+
+
+def _log_file(function_name: str) -> int:
+    """A memory file for the worker's stdout and stderr; append-only so that
+    truncating it after each invocation lets the next writes start at 0."""
+    fd = os.memfd_create(f"lambdagate-{function_name}", os.MFD_CLOEXEC)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+    return fd
+
+
+class Launcher:
+    """Owns the zygote and knows how to turn a function into a running worker."""
+
+    def __init__(self, python: str, init_timeout_s: float, memory_poll_ms: int, enforce_memory: bool):
+        self.python = python
+        self.init_timeout_s = init_timeout_s
+        self.memory_poll_ms = memory_poll_ms
+        self.enforce_memory = enforce_memory
+        self._zygote: Optional[ZygoteProcess] = None
+        self._exec_workers: dict = {}       # pid -> ExecWorker, told when its process ends
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    async def start(self) -> None:
+        """Start the zygote and wait for its imports, so a first request pays only for a fork."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ensure_zygote().ready), self.init_timeout_s)
+        except (asyncio.TimeoutError, ZygoteError) as exc:
+            raise LambdagateError(f"the zygote did not start: {exc or 'timed out'}") from None
+
+    def _ensure_zygote(self) -> ZygoteProcess:
+        if self._zygote is None or not self._zygote.alive:
+            if self._zygote is not None:
+                self._zygote.close(timeout_s=1)
+            self._zygote = ZygoteProcess(self.python, on_exit=self._on_exit)
+            self._zygote.start()
+        return self._zygote
+
+    def _on_exit(self, pid: int, status: int) -> None:
+        worker = self._exec_workers.pop(pid, None)
+        if worker is not None:
+            worker.on_exit()
+
+    def close(self) -> None:
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
+        self._exec_workers.clear()
+
+    async def exit_status(self, worker) -> int:
+        """A dead worker's wait status (-1 if unknown); also records its peak memory."""
+        if worker.pid <= 0 or self._zygote is None:
+            return -1
+        try:
+            status, max_rss_kb = await asyncio.wait_for(self._zygote.wait_exit(worker.pid), _EXIT_STATUS_WAIT_S)
+        except asyncio.TimeoutError:
+            return -1
+        worker.max_rss_kb = max(worker.max_rss_kb, max_rss_kb)
+        return status
+
+    async def launch(self, spec: FunctionSpec, slot: int, fn_index: int, generation: int, register):
+        """Start a worker and wait for the end of its Init phase.
+
+        `register(worker)` is called as soon as the worker object exists, so that
+        a shutdown can find and kill it. Returns (worker, init_ns, None) or
+        (worker or None, init_ns, (error_type, payload or None)); a None payload
+        means the process exited during Init (worker.exit_status says how).
+        """
+        python = python_runtime(spec.runtime)
+        argv = None
+        if not python:
+            from gateway.runtime.commands import runtime_command
+            try:  # may compile (Java) the first time: off the event loop
+                argv = await self._loop.run_in_executor(None, runtime_command, spec.runtime, spec.code_dir,
+                                                        spec.handler)
+            except RuntimeUnavailable as exc:
+                log.error("%s: %s", spec.logical_id, exc)
+                return None, 0, ("Runtime.InvalidEntrypoint",
+                                 outcomes.crash_payload("Runtime.InvalidEntrypoint", str(exc)))
+        log_fd = _log_file(spec.function_name)
+        if python:
+            worker = Worker(slot, spec.logical_id, fn_index, generation, log_fd, self._loop)
+        else:
+            worker = ExecWorker(slot, spec.logical_id, fn_index, generation, log_fd, self._loop,
+                                spec.memory_mb * 1024 if self.enforce_memory else 0)
+        register(worker)
+        start_ns = worker.started_ns = time.monotonic_ns()
+        try:
+            zygote = self._ensure_zygote()
+            await zygote.ready
+            if python:
+                await self._fork_python(zygote, spec, worker, log_fd)
+            else:
+                runtime_api = await worker.start_endpoint()
+                worker.pid = await zygote.fork(exec_worker_spec(spec, argv, runtime_api), None, log_fd)
+                self._exec_workers[worker.pid] = worker
+            ready_header, ready_payload = await asyncio.wait_for(asyncio.shield(worker.ready), self.init_timeout_s)
+        except WorkerLost:
+            worker.exit_status = await self.exit_status(worker)
+            return worker, time.monotonic_ns() - start_ns, ("Runtime.ExitError", None)
+        except (asyncio.TimeoutError, ZygoteError, OSError) as exc:
+            worker.kill()
+            if isinstance(exc, asyncio.TimeoutError):
+                raise LambdagateError(f"{spec.logical_id}: Init phase did not finish in "
+                                      f"{self.init_timeout_s:g} s") from None
+            raise LambdagateError(f"{spec.logical_id}: cannot start a worker: {exc}") from exc
+        except BaseException:
+            worker.kill()
+            raise
+        init_ns = time.monotonic_ns() - start_ns
+        if ready_header[2] is not None:
+            worker.max_rss_kb = ready_header[3]
+            return worker, init_ns, (ready_header[2], ready_payload)
+        worker.state = BUSY
+        return worker, init_ns, None
+
+    async def _fork_python(self, zygote: ZygoteProcess, spec: FunctionSpec, worker: Worker, log_fd: int) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            await self._loop.create_unix_connection(lambda: worker, sock=ours)
+            worker.pid = await zygote.fork(python_worker_spec(spec, self.memory_poll_ms, self.enforce_memory),
+                                           theirs, log_fd)
+        finally:
+            theirs.close()
