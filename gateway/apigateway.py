@@ -23,6 +23,8 @@ from gateway.types import Invoker, RouteSpec
 log = logging.getLogger("lambdagate")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024          # API Gateway's payload limit
+# scope key under which lambdagate's server passes the header names as the client cased them
+RAW_HEADERS_KEY = "lambdagate.raw_headers"
 REST_INTEGRATION_TIMEOUT_S = 29.0
 HTTP_INTEGRATION_TIMEOUT_S = 30.0
 
@@ -73,7 +75,8 @@ class ApiGateway:
         now_ms = time.time_ns() // 1_000_000
         if rest or route.payload_format == "1.0":
             event = apigw.build_rest_event(scope, body, route, path_params, request_id=request_id,
-                                           extended_request_id=self._ids.next_short_id(), now_ms=now_ms)
+                                           extended_request_id=self._ids.next_short_id(), now_ms=now_ms,
+                                           raw_headers=scope.get(RAW_HEADERS_KEY))
         else:
             request_id = self._ids.next_short_id()
             event = apigw.build_http_event(scope, body, route, path_params, request_id=request_id, now_ms=now_ms)

@@ -11,7 +11,9 @@ import sys
 import time
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway.apigateway import RAW_HEADERS_KEY
 from gateway.app import build_api_app
 from gateway.billing import format_summary, summary_row
 from gateway.config import Config
@@ -19,6 +21,62 @@ from gateway.routing import RouteTable
 from gateway.scheduler import Scheduler
 
 log = logging.getLogger("lambdagate")
+
+
+class _OneWriteTransport:
+    """A transport that sends a response's head and body in one system call.
+
+    uvicorn writes the status line and headers, then the body, separately: two
+    syscalls and two TCP segments per response. Holding the head until the body
+    comes (or the loop turns, for HEAD and other bodiless answers) halves that.
+    """
+    __slots__ = ("_transport", "_loop", "_head")
+
+    def __init__(self, transport, loop):
+        self._transport = transport
+        self._loop = loop
+        self._head = None
+
+    def write(self, data) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.writelines((head, data))
+        elif data[:5] == b"HTTP/" and data[-4:] == b"\r\n\r\n":
+            self._head = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            if not self._transport.is_closing():
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
+
+
+class _HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with one write per response and the header names
+    as the client sent them (REST API events keep the client's casing; ASGI lower-cases)."""
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(_OneWriteTransport(transport, self.loop))
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.raw_headers = []
+        self.scope[RAW_HEADERS_KEY] = self.raw_headers
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+        super().on_header(name, value)
 
 
 class _Server(uvicorn.Server):
@@ -29,7 +87,8 @@ class _Server(uvicorn.Server):
 
 
 def _http_server(app, host: str, port: int, config: Config) -> _Server:
-    return _Server(uvicorn.Config(app, host=host, port=port, loop="none", lifespan="off", access_log=False,
+    return _Server(uvicorn.Config(app, host=host, port=port, loop="none", http=_HttpProtocol, lifespan="off",
+                                  access_log=False,
                                   log_level="debug" if config.debug else "warning",
                                   timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)),
                                   server_header=False, proxy_headers=False))
