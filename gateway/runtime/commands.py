@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,18 +26,25 @@ JAVA_SOURCES = os.path.join(_HERE, "java")
 JAVA_MAIN = "lambdagate.runtime.Bootstrap"
 
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
-NODEJS = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x")
-JAVA = ("java8.al2", "java11", "java17", "java21", "java25")
-# Fast start, as AWS's Java runtimes configure the JVM (serial GC, C1 only since java17).
-JVM_FLAGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:-UsePerfData",
-             "-Djava.net.preferIPv4Stack=true", "-Dfile.encoding=UTF-8")
+NODEJS = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x")  # and older nodejsN.x names
+JAVA = ("java8.al2", "java11", "java17", "java21", "java25")  # all run on the JDK installed here
+_NODEJS_RE = re.compile(r"nodejs\d+\.x")
+_JAVA_RE = re.compile(r"java(\d+)(\.al2)?")
+# As AWS's runtimes start them: Node with --expose-gc and 80 KiB headers; the JVM with the serial GC,
+# CDS, and C1 only from java17 on (AWS docs, java-customization); heap and V8 sizes from MemorySize.
+NODE_FLAGS = ("--expose-gc", "--max-http-header-size=81920")
+JVM_FLAGS = ("-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData", "-Djava.net.preferIPv4Stack=true",
+             "-Dfile.encoding=UTF-8")
 _SKIP_DIRS = {"node_modules", "__pycache__", "target", "build", ".gradle"}
 _locks: dict = {}
 _locks_guard = threading.Lock()
 
 
-def runtime_command(runtime: str, code_dir: str, handler: str) -> List[str]:
-    """argv of a worker for `runtime`; raises RuntimeUnavailable when it cannot start here."""
+def runtime_command(runtime: str, code_dir: str, handler: str, memory_mb: Optional[int] = None) -> List[str]:
+    """argv of a worker for `runtime`; raises RuntimeUnavailable when it cannot start here.
+
+    With `memory_mb`, Node's and the JVM's heaps are sized as AWS sizes them for that MemorySize.
+    """
     code_dir = os.path.abspath(code_dir)
     if runtime in PROVIDED:
         bootstrap = os.path.join(code_dir, "bootstrap")
@@ -46,9 +54,12 @@ def runtime_command(runtime: str, code_dir: str, handler: str) -> List[str]:
         if not os.access(bootstrap, os.X_OK):
             raise RuntimeUnavailable(f"{bootstrap} is not executable: chmod +x it")
         return [bootstrap]
-    if runtime in NODEJS:
-        return [_tool("node", runtime, "Node.js (nodejs package)"), NODE_BOOTSTRAP]
-    if runtime in JAVA:
+    if _NODEJS_RE.fullmatch(runtime):
+        new_space = (memory_mb or 0) // 10  # AWS's nodejs bootstrap: new space = a tenth of MemorySize
+        memory = [f"--max-semi-space-size={new_space // 2}", f"--max-old-space-size={memory_mb - new_space}"] \
+            if memory_mb else []
+        return [_tool("node", runtime, "Node.js (nodejs package)"), *NODE_FLAGS, *memory, NODE_BOOTSTRAP]
+    if _JAVA_RE.fullmatch(runtime):
         java = _tool("java", runtime, "a JDK 11 or newer (default-jdk-headless package)")
         javac = _tool("javac", runtime, "a JDK 11 or newer (default-jdk-headless package)")
         bootstrap = _bootstrap_classes(javac)
@@ -56,7 +67,12 @@ def runtime_command(runtime: str, code_dir: str, handler: str) -> List[str]:
         user_classes = _user_classes(javac, code_dir, bootstrap)
         if user_classes:
             classpath.append(user_classes)
-        return [java, *JVM_FLAGS, "-cp", os.pathsep.join(classpath), JAVA_MAIN]
+        flags = list(JVM_FLAGS)
+        if int(_JAVA_RE.fullmatch(runtime).group(1)) >= 17:
+            flags.insert(1, "-XX:TieredStopAtLevel=1")
+        if memory_mb:
+            flags.insert(0, f"-XX:MaxHeapSize={-(-memory_mb * 1024 * 85 // 100)}k")
+        return [java, *flags, "-cp", os.pathsep.join(classpath), JAVA_MAIN]
     raise RuntimeUnavailable(f"lambdagate cannot run {runtime} functions: supported runtimes are python3.x, "
                              f"{', '.join(PROVIDED + NODEJS + JAVA)}")
 
@@ -65,7 +81,8 @@ def runtime_available(runtime: str) -> Tuple[bool, str]:
     """(usable here?, what runs it or why not), for log lines and test skips."""
     if runtime in PROVIDED:
         return True, f"{runtime}: runs the function's own 'bootstrap' executable"
-    tools = ("node",) if runtime in NODEJS else ("java", "javac") if runtime in JAVA else None
+    tools = (("node",) if _NODEJS_RE.fullmatch(runtime) else ("java", "javac") if _JAVA_RE.fullmatch(runtime)
+             else None)
     if tools is None:
         return False, f"{runtime}: not a runtime lambdagate runs through the Runtime API"
     try:
@@ -126,11 +143,17 @@ def _compile(javac: str, key: str, sources: List[str], args: List[str], what: st
     with lock:
         if os.path.isdir(final):
             return final
-        os.makedirs(_cache_root(), exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{key}-", dir=_cache_root())
         try:
-            proc = subprocess.run([javac, "-encoding", "UTF-8", "-nowarn", "-d", tmp, *args, *sources],
-                                  capture_output=True, text=True, timeout=600)
+            os.makedirs(_cache_root(), exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=f".{key}-", dir=_cache_root())
+        except OSError as exc:
+            raise RuntimeUnavailable(f"cannot write the Java class cache {_cache_root()}: {exc}") from None
+        try:
+            try:
+                proc = subprocess.run([javac, "-encoding", "UTF-8", "-nowarn", "-d", tmp, *args, *sources],
+                                      capture_output=True, text=True, timeout=600)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise RuntimeUnavailable(f"javac could not compile {what}: {exc}") from None
             if proc.returncode != 0:
                 raise RuntimeUnavailable(f"javac could not compile {what}:\n"
                                          f"{(proc.stderr or proc.stdout).strip()[-4000:]}")
@@ -152,7 +175,6 @@ def _bootstrap_classes(javac: str) -> str:
 
 def _user_classes(javac: str, code_dir: str, bootstrap: str) -> Optional[str]:
     """The function's .java files compiled, unless it already ships .class files (or has no sources)."""
-    sources = []
     for dirpath, dirnames, filenames in os.walk(code_dir):
         dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")]
         if any(name.endswith(".class") for name in filenames):

@@ -83,7 +83,8 @@ class Scheduler:
         self._sinks = LogSinks(self.config.log_dir, self.config.console)
         self._in_flight = 0
         self._idle_event: Optional[asyncio.Event] = None
-        self.closing = False
+        self.closing = False    # no new invocations; running ones may finish
+        self._stopped = False   # every worker has been killed
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,6 +113,7 @@ class Scheduler:
         self._kill_all()
 
     def _kill_all(self) -> None:
+        self._stopped = True
         for handle in (self._timer, self._reaper):
             if handle is not None:
                 handle.cancel()
@@ -230,7 +232,7 @@ class Scheduler:
             except BaseException:
                 self._pools.cold_failed(fn.index)
                 raise
-            if self.closing and init_error is None:  # shut down while this worker started
+            if self._stopped and init_error is None:  # everything was killed while this worker started
                 self._pools.discard_busy(fn.index)
                 self._drop(worker)
                 raise LambdagateError("lambdagate is shutting down")

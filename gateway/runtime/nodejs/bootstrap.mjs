@@ -11,7 +11,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 
@@ -504,6 +504,12 @@ function run(handler, meta) {
   async function handleModern(id, headers, body) {
     let result;
     let failed = false;
+    beforeExit = () => {
+      beforeExit = () => {};
+      const error = new NodeJsExit();
+      logError('Invoke Error', error);
+      client.postError(error, id, scheduleNext);
+    };
     try {
       result = await handler(JSON.parse(body.toString('utf8')), attachEnvironmentData({}, headers));
     } catch (err) {
@@ -535,7 +541,10 @@ function run(handler, meta) {
       logError('Invoke Error', err);
       client.postError(err, id, scheduleNext);
     };
-    beforeExit = () => scheduleNext();
+    beforeExit = () => {
+      beforeExit = () => {};
+      fail(new NodeJsExit());
+    };
     try {
       const result = handler(JSON.parse(body.toString('utf8')), out.stream, attachEnvironmentData({}, headers));
       if (!result || typeof result.then !== 'function') {
@@ -580,10 +589,16 @@ async function main() {
   });
   process.on('beforeExit', () => beforeExit());
 
+  const appRoot = env.LAMBDA_TASK_ROOT || process.cwd();
+  if (!env.NODE_PATH) {
+    // AWS's bootstrap ends NODE_PATH with the task root: require('lib/x') resolves from there.
+    env.NODE_PATH = appRoot;
+    Module._initPaths();
+  }
   let handler;
   let meta;
   try {
-    handler = await loadHandler(env.LAMBDA_TASK_ROOT || process.cwd(), env._HANDLER || '');
+    handler = await loadHandler(appRoot, env._HANDLER || '');
     meta = handlerMetadata(handler);
     if (MODERN && meta.argsNum >= 3 && !meta.streaming) {
       throw new CallbackHandlerDeprecated('ERROR: AWS Lambda has removed support for callback-based function ' +

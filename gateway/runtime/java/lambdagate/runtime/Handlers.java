@@ -104,7 +104,7 @@ final class Handlers {
     }
 
     /** Construction problems: fatal faults end Init, the others fail each invocation. */
-    private static Handler guarded(Class<?> cls, Builder builder) {
+    private static Handler guarded(Builder builder) {
         try {
             return builder.build();
         } catch (UserFault f) {
@@ -122,7 +122,7 @@ final class Handlers {
     }
 
     private static Handler streamHandlerClass(Class<?> cls) {
-        return guarded(cls, () -> {
+        return guarded(() -> {
             RequestStreamHandler h = (RequestStreamHandler) instantiate(cls);
             return h::handleRequest;
         });
@@ -148,7 +148,7 @@ final class Handlers {
         }
         Type in = types[0];
         Type outType = isVoid(types[1]) ? null : types[1];
-        return guarded(cls, () -> {
+        return guarded(() -> {
             RequestHandler h = (RequestHandler) instantiate(cls);
             return (input, out, context) -> {
                 Object event = readEvent(input, in);
@@ -320,7 +320,7 @@ final class Handlers {
 
     private static Handler pojo(Class<?> cls, Method m, Type in, Type out, boolean needsContext) {
         Type outType = isVoid(out) ? null : out;
-        return guarded(cls, () -> {
+        return guarded(() -> {
             Object target = target(cls, m);
             m.setAccessible(true);
             return (input, output, context) -> {
@@ -338,7 +338,7 @@ final class Handlers {
     }
 
     private static Handler stream(Class<?> cls, Method m, boolean needsIn, boolean needsOut, boolean needsContext) {
-        return guarded(cls, () -> {
+        return guarded(() -> {
             Object target = target(cls, m);
             m.setAccessible(true);
             return (input, output, context) -> {
