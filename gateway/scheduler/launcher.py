@@ -12,6 +12,7 @@ from typing import Optional
 
 from gateway.errors import LambdagateError, RuntimeUnavailable
 from gateway.scheduler import outcomes
+from gateway.scheduler.commands import runtime_command
 from gateway.scheduler.environment import exec_worker_spec, python_worker_spec
 from gateway.scheduler.exec_workers import ExecWorker
 from gateway.scheduler.workers import BUSY, Worker, WorkerLost
@@ -95,14 +96,16 @@ class Launcher:
         python = python_runtime(spec.runtime)
         argv = None
         if not python:
-            from gateway.runtime.commands import runtime_command
             try:  # may compile (Java) the first time: off the event loop
                 argv = await self._loop.run_in_executor(None, runtime_command, spec.runtime, spec.code_dir,
-                                                        spec.handler)
+                                                        spec.handler, spec.memory_mb)
             except RuntimeUnavailable as exc:
                 log.error("%s: %s", spec.logical_id, exc)
                 return None, 0, ("Runtime.InvalidEntrypoint",
                                  outcomes.crash_payload("Runtime.InvalidEntrypoint", str(exc)))
+            wrapper = spec.environment.get("AWS_LAMBDA_EXEC_WRAPPER")
+            if wrapper and not spec.runtime.startswith("provided"):
+                argv = [wrapper, *argv]  # managed runtimes start through the wrapper script, as on AWS
         log_fd = _log_file(spec.function_name)
         if python:
             worker = Worker(slot, spec.logical_id, fn_index, generation, log_fd, self._loop)

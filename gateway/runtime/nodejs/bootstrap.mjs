@@ -7,7 +7,7 @@
 // Started as `node bootstrap.mjs` with cwd = code directory and the Lambda
 // environment (_HANDLER, LAMBDA_TASK_ROOT, AWS_LAMBDA_RUNTIME_API, ...).
 
-import http from 'node:http';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
@@ -161,33 +161,104 @@ function logError(message, err) {
 const API = env.AWS_LAMBDA_RUNTIME_API || '';
 const API_HOST = API.slice(0, API.lastIndexOf(':'));
 const API_PORT = parseInt(API.slice(API.lastIndexOf(':') + 1), 10);
-const AGENT = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const INVOCATION = '/2018-06-01/runtime/invocation/';
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
+const HEAD_END = Buffer.from('\r\n\r\n');
 
-function request(method, urlPath, body, headers, retried) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: API_HOST, port: API_PORT, path: urlPath, method, agent: AGENT, headers }, (res) => {
-      const chunks = [];
-      res.on('data', (chunk) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => resolve({
-        status: res.statusCode,
-        headers: res.headers,
-        body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-      }));
-    });
-    req.on('error', (err) => {
-      // A keep-alive socket the server closed meanwhile: retry once on a new one.
-      if (!retried && req.reusedSocket && err.code === 'ECONNRESET') {
-        request(method, urlPath, body, headers, true).then(resolve, reject);
-      } else {
-        reject(err);
+// HTTP/1.1 on one kept-alive socket, one request at a time, each sent in one write (AWS's
+// runtime uses a native client the same way; node:http costs ~0.1 ms a request more). The
+// socket is unref'd while no request is pending, so an event loop with nothing else to do
+// still ends ('beforeExit': callbackWaitsForEmptyEventLoop). A request made while another is
+// pending (an uncaught exception while `next` waits) goes over a connection of its own.
+class Connection {
+  constructor(oneShot) {
+    this.oneShot = oneShot;
+    this.socket = null;
+    this.pending = null; // { socket, resolve, reject, buf, head, chunks, size }
+  }
+
+  connect() {
+    const s = net.connect({ host: API_HOST, port: API_PORT });
+    s.setNoDelay(true);
+    const lost = (err) => {
+      if (this.socket === s) this.socket = null;
+      s.destroy();
+      if (this.pending && this.pending.socket === s) this.settle(err || new Error('the Runtime API closed the connection'));
+    };
+    s.on('data', (chunk) => this.onData(s, chunk));
+    s.on('error', lost);
+    s.on('close', () => lost());
+    return s;
+  }
+
+  settle(err, response) {
+    const p = this.pending;
+    this.pending = null;
+    if (this.oneShot) p.socket.destroy();
+    else p.socket.unref();
+    if (err) p.reject(err);
+    else p.resolve(response);
+  }
+
+  onData(s, chunk) {
+    const p = this.pending;
+    if (!p || p.socket !== s) return;
+    if (!p.head) {
+      p.buf = p.buf ? Buffer.concat([p.buf, chunk]) : chunk;
+      const end = p.buf.indexOf(HEAD_END);
+      if (end < 0) return;
+      const lines = p.buf.toString('latin1', 0, end).split('\r\n');
+      const headers = {};
+      for (let i = 1; i < lines.length; i++) {
+        const colon = lines[i].indexOf(':');
+        if (colon > 0) headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
       }
+      const length = parseInt(headers['content-length'] || '0', 10);
+      p.head = { status: parseInt(lines[0].split(' ')[1], 10), headers, length };
+      chunk = p.buf.subarray(end + 4);
+      p.buf = null;
+    }
+    p.chunks.push(chunk);
+    p.size += chunk.length;
+    if (p.size < p.head.length) return;
+    if ((p.head.headers.connection || '').toLowerCase() === 'close') {
+      this.socket = null;
+      s.destroy();
+    }
+    const body = p.chunks.length === 1 ? p.chunks[0] : Buffer.concat(p.chunks, p.size);
+    this.settle(null, { status: p.head.status, headers: p.head.headers, body: body.subarray(0, p.head.length) });
+  }
+
+  request(method, urlPath, body, headers, retried) {
+    return new Promise((resolve, reject) => {
+      const reused = this.socket !== null;
+      if (!reused) this.socket = this.connect();
+      this.socket.ref();
+      this.pending = {
+        socket: this.socket,
+        resolve,
+        reject: (err) => {
+          // A kept-alive connection the server closed meanwhile: once more on a new one.
+          if (reused && !retried) this.request(method, urlPath, body, headers, true).then(resolve, reject);
+          else reject(err);
+        },
+        buf: null,
+        head: null,
+        chunks: [],
+        size: 0,
+      };
+      const data = body === undefined ? null : typeof body === 'string' ? Buffer.from(body) : body;
+      let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${API}\r\n`;
+      for (const name in headers) head += `${name}: ${String(headers[name]).replace(/[\r\n]/g, ' ')}\r\n`;
+      head += data ? `Content-Length: ${data.length}\r\n\r\n` : '\r\n';
+      this.socket.write(data ? Buffer.concat([Buffer.from(head, 'latin1'), data]) : head, 'latin1');
     });
-    req.end(body);
-  });
+  }
 }
+
+const connection = new Connection(false);
+const request = (method, urlPath, body, headers) =>
+  (connection.pending ? new Connection(true) : connection).request(method, urlPath, body, headers);
 
 function apiLost(err) {
   process.stderr.write(`lambdagate node runtime: Runtime API ${API} unreachable: ${err && err.message}\n`);

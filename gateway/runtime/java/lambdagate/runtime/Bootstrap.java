@@ -13,13 +13,8 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOError;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.reflect.Field;
-import java.net.HttpURLConnection;
-import java.net.Proxy;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -36,7 +31,6 @@ import java.util.Map;
  */
 public final class Bootstrap {
     private static final String TRACE_PROPERTY = "com.amazonaws.xray.traceHeader";
-    private static final String ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type";
 
     private Bootstrap() {
     }
@@ -63,7 +57,7 @@ public final class Bootstrap {
             handler = Handlers.load(handlerName, Thread.currentThread().getContextClassLoader());
         } catch (UserFault fault) {
             logger.log(fault.reportable(), logger.json ? LogLevel.ERROR : LogLevel.UNDEFINED);
-            client.post("/2018-06-01/runtime/init/error", fault.body(), "Runtime.BadFunctionCode");
+            client.initError(fault.body(), "Runtime.BadFunctionCode");
             System.exit(1);
         }
         loop(client, handler, logger);
@@ -73,7 +67,7 @@ public final class Bootstrap {
         ByteArrayOutputStream output = new ByteArrayOutputStream(1024);
         int memory = parseInt(System.getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 128);
         while (true) {
-            Invocation inv = client.next();
+            RuntimeApi.Invocation inv = client.next();
             if (inv.traceId != null) {
                 System.setProperty(TRACE_PROPERTY, inv.traceId);
             } else {
@@ -81,22 +75,21 @@ public final class Bootstrap {
             }
             output.reset();
             boolean exit = false;
-            String path = "/2018-06-01/runtime/invocation/" + inv.id;
             try {
                 LambdaContext context = new LambdaContext(inv, memory, logger);
                 logger.context = context;
                 handler.call(new ByteArrayInputStream(inv.body), output, context);
-                client.post(path + "/response", output.toByteArray(), null);
+                client.respond(inv.id, output.toByteArray());
                 Thread.interrupted(); // a flag the handler left set must not break the next poll
             } catch (UserFault fault) {
                 exit = fault.fatal;
                 logger.log(fault.reportable(), logger.json ? LogLevel.ERROR : LogLevel.UNDEFINED);
-                client.post(path + "/error", fault.body(), "Runtime.BadFunctionCode");
+                client.error(inv.id, fault.body(), "Runtime.BadFunctionCode");
             } catch (Throwable t) {
                 exit = t instanceof VirtualMachineError || t instanceof IOError;
                 UserFault.filterStackTrace(t);
                 logger.log(UserFault.of(t, false).reportable(), logger.json ? LogLevel.ERROR : LogLevel.UNDEFINED);
-                client.post(path + "/error", errorBody(t), "Runtime.UserException");
+                client.error(inv.id, errorBody(t), "Runtime.UserException");
             }
             if (exit) {
                 System.exit(1);
@@ -126,94 +119,6 @@ public final class Bootstrap {
             return Integer.parseInt(s.trim());
         } catch (RuntimeException e) {
             return fallback;
-        }
-    }
-
-    // ------------------------------------------------------------------ Runtime API client
-
-    static final class Invocation {
-        String id;
-        long deadlineMs;
-        String arn;
-        String traceId;
-        String clientContext;
-        String cognitoIdentity;
-        String tenantId;
-        byte[] body;
-    }
-
-    /** HttpURLConnection (starts faster than java.net.http); the JDK keeps the connection alive. */
-    static final class RuntimeApi {
-        private final String base;
-
-        RuntimeApi(String hostPort) {
-            this.base = "http://" + hostPort;
-        }
-
-        Invocation next() throws IOException {
-            HttpURLConnection c = open("/2018-06-01/runtime/invocation/next");
-            int status = c.getResponseCode();
-            if (status != 200) {
-                drain(c);
-                throw new IOException("GET /runtime/invocation/next answered " + status);
-            }
-            Invocation inv = new Invocation();
-            inv.id = c.getHeaderField("Lambda-Runtime-Aws-Request-Id");
-            inv.deadlineMs = parseLong(c.getHeaderField("Lambda-Runtime-Deadline-Ms"));
-            inv.arn = c.getHeaderField("Lambda-Runtime-Invoked-Function-Arn");
-            inv.traceId = c.getHeaderField("Lambda-Runtime-Trace-Id");
-            inv.clientContext = c.getHeaderField("Lambda-Runtime-Client-Context");
-            inv.cognitoIdentity = c.getHeaderField("Lambda-Runtime-Cognito-Identity");
-            inv.tenantId = c.getHeaderField("Lambda-Runtime-Aws-Tenant-Id");
-            try (InputStream in = c.getInputStream()) {
-                inv.body = in.readAllBytes();
-            }
-            return inv;
-        }
-
-        void post(String path, String body, String errorType) throws IOException {
-            post(path, body.getBytes(StandardCharsets.UTF_8), errorType);
-        }
-
-        void post(String path, byte[] body, String errorType) throws IOException {
-            HttpURLConnection c = open(path);
-            c.setRequestMethod("POST");
-            c.setRequestProperty("Content-Type", "application/json");
-            if (errorType != null) {
-                c.setRequestProperty(ERROR_TYPE_HEADER, errorType);
-            }
-            c.setDoOutput(true);
-            c.setFixedLengthStreamingMode(body.length);
-            try (OutputStream out = c.getOutputStream()) {
-                out.write(body);
-            }
-            c.getResponseCode();
-            drain(c);
-        }
-
-        private HttpURLConnection open(String path) throws IOException {
-            HttpURLConnection c = (HttpURLConnection) new URL(base + path).openConnection(Proxy.NO_PROXY);
-            c.setUseCaches(false);
-            c.setReadTimeout(0); // next blocks until there is an invocation
-            return c;
-        }
-
-        private static void drain(HttpURLConnection c) {
-            try (InputStream in = c.getResponseCode() >= 400 ? c.getErrorStream() : c.getInputStream()) {
-                if (in != null) {
-                    in.readAllBytes();
-                }
-            } catch (IOException e) {
-                // nothing to reuse
-            }
-        }
-
-        private static long parseLong(String s) {
-            try {
-                return Long.parseLong(s.trim());
-            } catch (RuntimeException e) {
-                return 0;
-            }
         }
     }
 
@@ -302,13 +207,13 @@ public final class Bootstrap {
     // ------------------------------------------------------------------ context
 
     static final class LambdaContext implements Context {
-        private final Invocation inv;
+        private final RuntimeApi.Invocation inv;
         private final int memory;
         private final LambdaLogger logger;
         private final CognitoIdentity identity;
         private final ClientContext clientContext;
 
-        LambdaContext(Invocation inv, int memory, LambdaLogger logger) {
+        LambdaContext(RuntimeApi.Invocation inv, int memory, LambdaLogger logger) {
             this.inv = inv;
             this.memory = memory;
             this.logger = logger;

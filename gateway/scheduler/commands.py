@@ -9,6 +9,7 @@ ships no `.class` files) are compiled once into `$XDG_CACHE_HOME/lambdagate/java
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import os
 import re
@@ -20,7 +21,8 @@ from typing import Iterator, List, Optional, Tuple
 
 from gateway.errors import RuntimeUnavailable
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+# the runtime clients lambdagate ships live beside the Python worker runtime
+_HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime")
 NODE_BOOTSTRAP = os.path.join(_HERE, "nodejs", "bootstrap.mjs")
 JAVA_SOURCES = os.path.join(_HERE, "java")
 JAVA_MAIN = "lambdagate.runtime.Bootstrap"
@@ -60,8 +62,7 @@ def runtime_command(runtime: str, code_dir: str, handler: str, memory_mb: Option
             if memory_mb else []
         return [_tool("node", runtime, "Node.js (nodejs package)"), *NODE_FLAGS, *memory, NODE_BOOTSTRAP]
     if _JAVA_RE.fullmatch(runtime):
-        java = _tool("java", runtime, "a JDK 11 or newer (default-jdk-headless package)")
-        javac = _tool("javac", runtime, "a JDK 11 or newer (default-jdk-headless package)")
+        java, javac = _jdk(runtime)
         bootstrap = _bootstrap_classes(javac)
         classpath = [bootstrap, code_dir, os.path.join(code_dir, "lib", "*")]
         user_classes = _user_classes(javac, code_dir, bootstrap)
@@ -81,16 +82,35 @@ def runtime_available(runtime: str) -> Tuple[bool, str]:
     """(usable here?, what runs it or why not), for log lines and test skips."""
     if runtime in PROVIDED:
         return True, f"{runtime}: runs the function's own 'bootstrap' executable"
-    tools = (("node",) if _NODEJS_RE.fullmatch(runtime) else ("java", "javac") if _JAVA_RE.fullmatch(runtime)
-             else None)
-    if tools is None:
+    if not _NODEJS_RE.fullmatch(runtime) and not _JAVA_RE.fullmatch(runtime):
         return False, f"{runtime}: not a runtime lambdagate runs through the Runtime API"
     try:
-        paths = [_tool(t, runtime, "Node.js (nodejs package)" if t == "node" else "a JDK 11 or newer")
-                 for t in tools]
+        paths = _jdk(runtime) if _JAVA_RE.fullmatch(runtime) else [_tool("node", runtime, "Node.js (nodejs package)")]
     except RuntimeUnavailable as exc:
         return False, str(exc)
     return True, f"{runtime}: {_version(paths[-1])} ({paths[0]})"
+
+
+def _jdk(runtime: str) -> Tuple[str, str]:
+    """java and javac of a JDK of the runtime's version ($JAVA_HOME, /usr/lib/jvm/*), else those on PATH."""
+    major = _JAVA_RE.fullmatch(runtime).group(1)
+    on_path = os.path.dirname(os.path.dirname(os.path.realpath(shutil.which("javac") or "/")))
+    for home in [os.environ.get("JAVA_HOME", ""), on_path, *sorted(glob.glob("/usr/lib/jvm/*"))]:
+        java, javac = os.path.join(home, "bin", "java"), os.path.join(home, "bin", "javac")
+        if home and _release_major(home) == major and os.access(java, os.X_OK) and os.access(javac, os.X_OK):
+            return java, javac
+    install = "a JDK 11 or newer (default-jdk-headless package)"
+    return _tool("java", runtime, install), _tool("javac", runtime, install)
+
+
+@functools.lru_cache(maxsize=None)
+def _release_major(home: str) -> str:
+    try:
+        with open(os.path.join(home, "release")) as f:
+            version = re.search(r'^JAVA_VERSION="(?:1\.)?(\d+)', f.read(), re.M)
+    except OSError:
+        return ""
+    return version.group(1) if version else ""
 
 
 def _tool(name: str, runtime: str, install: str) -> str:
