@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
-from gateway.aws.intrinsics import (HTTP_METHODS, NO_VALUE, Resolver, Unresolvable, env_string, http_cors,
-                                    is_intrinsic, load_env_vars, load_yaml, parse_globals,
-                                    parse_parameter_overrides, rest_cors, template_parameters, with_globals)
+from gateway.aws.intrinsics import NO_VALUE, Resolver, Unresolvable, template_parameters
+from gateway.aws.sam_cors import HTTP_METHODS, http_cors, rest_cors
+from gateway.aws.template_io import (env_string, is_intrinsic, load_env_vars, load_yaml, parse_globals,
+                                     parse_parameter_overrides, with_globals)
 from gateway.errors import TemplateError
 from gateway.types import (ACCOUNT_ID, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, ApiSpec,
                            DestinationSpec, EventInvokeConfig, FunctionSpec, RouteSpec)

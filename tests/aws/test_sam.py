@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from gateway.aws.intrinsics import merge_globals
+from gateway.aws.template_io import merge_globals
 from gateway.aws.sam import Template, load_env_vars, load_template, parse_parameter_overrides
 from gateway.errors import LambdagateError, TemplateError
 from gateway.types import CorsConfig, DestinationSpec
