@@ -48,30 +48,34 @@ class ApiGateway:
                 self._integration_timeout_s[id(route)] = limit_s
 
     async def __call__(self, scope, receive, send) -> None:
+        try:
+            response = await self._handle(scope, receive)
+        except Exception:  # a bug of lambdagate's: logged here, an AWS-shaped 500 for the client
+            log.exception("%s %s: unexpected error", scope.get("method"), scope.get("path"))
+            response = apigw.rest_error(500, "Internal server error", "InternalServerErrorException", spaced=True)
+        await _respond(send, response)
+
+    async def _handle(self, scope, receive):
+        """The response (status, headers, body) to one request."""
         method = scope["method"]
         raw_path = scope.get("raw_path")
         # the table splits segments before decoding, so an encoded %2F stays in its segment
         match = self.table.match(method, raw_path.decode("latin-1") if raw_path else scope["path"])
         if match is None:
-            await self._unmatched(scope, send)
-            return
+            return self._unmatched(scope)
         route, path_params = match
         api = route.api
         rest = api.kind == "REST"
         if api.cors is not None and method == "OPTIONS" and route.method != "OPTIONS":
             if not rest and apigw.is_preflight(method, scope["headers"]):
-                await _respond(send, apigw.cors_preflight(api.cors, scope["headers"]))
-                return
+                return apigw.cors_preflight(api.cors, scope["headers"])
             if rest:
-                await _respond(send, apigw.rest_cors_preflight(api.cors, self.table.methods_for(scope["path"])))
-                return
+                return apigw.rest_cors_preflight(api.cors, self.table.methods_for(scope["path"]))
 
         request_id = self._ids.next_id()
         body = await _read_body(receive, scope)
         if body is None:
-            await _respond(send, apigw.rest_content_length_exceeded() if rest
-                           else apigw.http_payload_too_large(request_id))
-            return
+            return apigw.rest_content_length_exceeded() if rest else apigw.http_payload_too_large(request_id)
         now_ms = time.time_ns() // 1_000_000
         if rest or route.payload_format == "1.0":
             event = apigw.build_rest_event(scope, body, route, path_params, request_id=request_id,
@@ -85,7 +89,7 @@ class ApiGateway:
             status, headers, out = response
             origin = _header(scope, b"origin")
             response = status, apigw.strip_cors_headers(headers) + apigw.cors_response_headers(api.cors, origin), out
-        await _respond(send, response)
+        return response
 
     async def _invoke(self, route: RouteSpec, payload: bytes, scope, request_id: str):
         rest = route.api.kind == "REST"
@@ -123,7 +127,7 @@ class ApiGateway:
                       "(%s %s -> %s: %s)", scope["method"], scope["path"], route.function, exc)
             return apigw.rest_internal_error(request_id) if rest else apigw.http_internal_error(request_id)
 
-    async def _unmatched(self, scope, send) -> None:
+    def _unmatched(self, scope):
         method, path = scope["method"], scope["path"]
         if self._has_cors and method == "OPTIONS":
             # a REST resource with Cors has the OPTIONS method SAM generates; an HTTP API with
@@ -132,18 +136,15 @@ class ApiGateway:
             for declared in methods:
                 match = self.table.match(declared if declared != "ANY" else "GET", path)
                 if match is not None and match[0].api.kind == "REST" and match[0].api.cors is not None:
-                    await _respond(send, apigw.rest_cors_preflight(match[0].api.cors, methods))
-                    return
+                    return apigw.rest_cors_preflight(match[0].api.cors, methods)
             if apigw.is_preflight(method, scope["headers"]):
                 for route in self.table.routes:
                     if route.api.kind == "HTTP" and route.api.cors is not None:
-                        await _respond(send, apigw.cors_preflight(route.api.cors, scope["headers"]))
-                        return
+                        return apigw.cors_preflight(route.api.cors, scope["headers"])
         request_id = self._ids.next_id()
         if self.table.not_found_kind(path) == "HTTP":
-            await _respond(send, apigw.http_not_found(request_id))
-        else:
-            await _respond(send, apigw.rest_missing_token(request_id))
+            return apigw.http_not_found(request_id)
+        return apigw.rest_missing_token(request_id)
 
 
 def _header(scope, name: bytes) -> Optional[str]:
