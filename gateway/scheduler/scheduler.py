@@ -82,7 +82,7 @@ class Scheduler:
         self._reaper: Optional[asyncio.TimerHandle] = None
         self._sinks = LogSinks(self.config.log_dir, self.config.console)
         self._in_flight = 0
-        self._idle_event: Optional[asyncio.Event] = None
+        self._drained: Optional[asyncio.Future] = None   # set while close() waits for in-flight work
         self.closing = False    # no new invocations; running ones may finish
         self._stopped = False   # every worker has been killed
 
@@ -90,8 +90,6 @@ class Scheduler:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._idle_event = asyncio.Event()
-        self._idle_event.set()
         py = "python%d.%d" % sys.version_info[:2]
         for fn in self._ordered:
             runtime = fn.spec.runtime
@@ -106,8 +104,9 @@ class Scheduler:
         """Stop: let in-flight invocations finish within grace_s, then kill everything."""
         self.closing = True
         if grace_s > 0 and self._in_flight:
+            self._drained = self._loop.create_future()
             try:
-                await asyncio.wait_for(self._idle_event.wait(), grace_s)
+                await asyncio.wait_for(asyncio.shield(self._drained), grace_s)
             except asyncio.TimeoutError:
                 pass
         self._kill_all()
@@ -212,14 +211,13 @@ class Scheduler:
             self._tally.throttle(fn.index)
             raise Throttled(_THROTTLE_REASONS.get(slot, _ACCOUNT_REASON))
         self._in_flight += 1
-        self._idle_event.clear()
         try:
             return await self._run(fn, slot, payload, client_context, invoked_arn or fn.spec.arn, want_log,
                                    request_id)
         finally:
             self._in_flight -= 1
-            if not self._in_flight:
-                self._idle_event.set()
+            if not self._in_flight and self._drained is not None and not self._drained.done():
+                self._drained.set_result(None)
 
     async def _run(self, fn: _Function, slot: int, payload: bytes, client_context, invoked_arn: str,
                    want_log: bool, request_id: Optional[str]) -> InvokeResult:
@@ -258,7 +256,7 @@ class Scheduler:
                   trace_id]
         outcome = worker.send_invoke(header, payload)
         try:
-            await outcome
+            result_header, out = await outcome
         except asyncio.CancelledError:
             # the caller gave up, not the function: as on AWS the invocation runs on, and its
             # worker, concurrency and tallies are settled when it ends
@@ -268,8 +266,8 @@ class Scheduler:
             asyncio.ensure_future(self._settle_abandoned(fn, worker, request_id, start_ns, init_ns, prefix, outcome))
             raise
         except (WorkerTimedOut, WorkerLost):
-            pass
-        return await self._settle(fn, worker, request_id, start_ns, init_ns, prefix, want_log, outcome)
+            return await self._settle(fn, worker, request_id, start_ns, init_ns, prefix, want_log, outcome)
+        return self._complete(fn, worker, request_id, init_ns, prefix, want_log, result_header, out)
 
     async def _settle_abandoned(self, fn: _Function, worker, request_id: str, start_ns: int, init_ns: int,
                                 prefix: str, outcome: asyncio.Future) -> None:
@@ -281,7 +279,6 @@ class Scheduler:
     async def _settle(self, fn: _Function, worker, request_id: str, start_ns: int, init_ns: int, prefix: str,
                       want_log: bool, outcome: asyncio.Future) -> InvokeResult:
         """Books, logs and the worker's fate once an invocation has an outcome."""
-        spec = fn.spec
         try:
             result_header, out = await outcome
         except WorkerTimedOut:
@@ -289,8 +286,13 @@ class Scheduler:
         except WorkerLost:
             self._deadlines.cancel(worker.slot)
             return await self._finish_crash(fn, worker, request_id, start_ns, init_ns, prefix, want_log)
-        self._deadlines.cancel(worker.slot)
+        return self._complete(fn, worker, request_id, init_ns, prefix, want_log, result_header, out)
 
+    def _complete(self, fn: _Function, worker, request_id: str, init_ns: int, prefix: str, want_log: bool,
+                  result_header: list, out: bytes) -> InvokeResult:
+        """The worker answered: tally, log, return the worker to its pool."""
+        spec = fn.spec
+        self._deadlines.cancel(worker.slot)
         _, _, error_type, duration_ns, max_rss_kb, log_bytes = result_header
         worker.max_rss_kb = max_rss_kb
         worker.invocations += 1

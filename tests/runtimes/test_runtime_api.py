@@ -366,3 +366,39 @@ def test_missing_bootstrap_is_a_clear_error(tmp_path):
         run(main())
     except LambdagateError as exc:  # pragma: no cover - the failure must be a result, not an exception
         pytest.fail(f"invoke raised instead of answering: {exc}")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_function_through_the_scheduler(tmp_path):
+    (tmp_path / "index.mjs").write_text(textwrap.dedent("""\
+        let count = 0;
+        export const handler = async (event, context) => {
+          count += 1;
+          if (event.sleep) await new Promise((r) => setTimeout(r, event.sleep));
+          console.log("count", count);
+          return { count, name: context.functionName, memory: context.memoryLimitInMB,
+                   remaining: context.getRemainingTimeInMillis(), requestId: context.awsRequestId };
+        };
+        """))
+
+    async def main():
+        sched = Scheduler([_spec(tmp_path, "Node", "nodejs20.x", timeout_s=1, handler="index.handler")],
+                          SchedulerConfig(log_dir=str(tmp_path / "logs"), console=None))
+        await sched.start()
+        try:
+            first = await sched.invoke("Node", b"{}", want_log=True)
+            second = await sched.invoke("Node", b"{}")
+            t0 = time.monotonic()
+            timed_out = await sched.invoke("Node", b'{"sleep": 5000}')
+            elapsed_s = time.monotonic() - t0
+            after = await sched.invoke("Node", b"{}")
+        finally:
+            await sched.close()
+        body = json.loads(first.payload)
+        assert body["name"] == "Node" and body["memory"] == "128" and body["requestId"] == first.request_id
+        assert 500 < body["remaining"] <= 1000
+        assert "\tINFO\tcount 1" in first.log.decode()
+        assert json.loads(second.payload)["count"] == 2          # warm: module state kept
+        assert timed_out.function_error == "Sandbox.Timedout" and 1.0 <= elapsed_s < 2.0
+        assert json.loads(after.payload)["count"] == 1           # a new environment after the kill
+    run(main())
