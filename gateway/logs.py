@@ -18,8 +18,10 @@ def init_start_line(runtime: str) -> str:
     return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:{arn_hash}\n"
 
 
-def init_report_line(init_ns: int, error_type: str) -> str:
-    """The line AWS logs when the Init phase fails."""
+def init_report_line(init_ns: int, error_type: str, timed_out: bool = False) -> str:
+    """The line AWS logs when the Init phase fails or runs out of time."""
+    if timed_out:
+        return f"INIT_REPORT Init Duration: {format_ms(init_ns)} ms\tPhase: init\tStatus: timeout\n"
     return f"INIT_REPORT Init Duration: {format_ms(init_ns)} ms\tPhase: init\tStatus: error\tError Type: {error_type}\n"
 
 

@@ -42,6 +42,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _FDS_SPACE = socket.CMSG_SPACE(2 * array.array("i").itemsize)
 
 
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
@@ -163,6 +170,9 @@ class Zygote:
             if pid == 0:
                 return
             self.children.discard(pid)
+            # an environment ends whole, as on AWS: what the handler started in the worker's
+            # process group goes with it (the group keeps the pid from being reused meanwhile)
+            _kill_group(pid)
             # the child's peak resident set: Max Memory Used of an environment that died
             self._send([wire.EXITED, pid, status, usage.ru_maxrss])
 
@@ -174,10 +184,7 @@ class Zygote:
 
     def _kill_all(self) -> None:
         for pid in list(self.children):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_group(pid)
         for pid in list(self.children):
             try:
                 os.waitpid(pid, 0)

@@ -5,61 +5,27 @@ the scheduler runs both alike."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from typing import Optional
 
 from gateway import wire
 from gateway.aws.runtime_api import RuntimeEndpoint
-from gateway.scheduler.workers import BUSY, DEAD, STARTING, WorkerLost
+from gateway.scheduler.workers import BUSY, DEAD, BaseWorker, WorkerLost, peak_rss_kb, rss_kb, send_signal
 
 _MEMORY_POLL_S = 0.01
+_SHUTDOWN_S = 2.0   # Lambda's Shutdown phase: SIGTERM, then SIGKILL after at most 2 s
 
 
-def rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def peak_rss_kb(pid: int) -> int:
-    """VmHWM of a live process (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-class ExecWorker:
+class ExecWorker(BaseWorker):
     """One execution environment of a Runtime API runtime."""
 
-    def __init__(self, slot: int, function: str, fn_index: int, generation: int, log_fd: int,
-                 loop: asyncio.AbstractEventLoop, memory_limit_kb: int = 0):
-        self.slot = slot
-        self.function = function
-        self.fn_index = fn_index
-        self.generation = generation
-        self.log_fd = log_fd
-        self.loop = loop
-        self.pid = 0
-        self.state = STARTING
-        self.ready = loop.create_future()
-        self.closed = loop.create_future()
-        self.pending: Optional[asyncio.Future] = None
-        self.max_rss_kb = 0
-        self.exit_status = -1     # wait status, once known, of a worker that died during Init
-        self.oom_rss_kb = 0
-        self.invocations = 0
-        self.started_ns = 0
+    def __init__(self, slot: int, fn_index: int, generation: int, log_fd: int, loop: asyncio.AbstractEventLoop,
+                 memory_limit_kb: int = 0):
+        super().__init__(slot, fn_index, generation, log_fd, loop)
         self.memory_limit_kb = memory_limit_kb
         self.endpoint = RuntimeEndpoint(self._on_ready)
         self._memory_timer: Optional[asyncio.TimerHandle] = None
+        self._shutdown_timer: Optional[asyncio.TimerHandle] = None
 
     async def start_endpoint(self) -> str:
         """Listen for this worker's runtime; returns the AWS_LAMBDA_RUNTIME_API value."""
@@ -76,18 +42,9 @@ class ExecWorker:
 
     def on_exit(self) -> None:
         """The process ended (reported by the zygote)."""
-        self.state = DEAD
-        self._stop_memory_watch()
+        self._stop_timers()
         self.endpoint.close()
-        lost = WorkerLost()
-        pending, self.pending = self.pending, None
-        if pending is not None and not pending.done():
-            pending.set_exception(lost)
-        if not self.ready.done():
-            self.ready.set_exception(lost)
-            self.ready.exception()
-        if not self.closed.done():
-            self.closed.set_result(None)
+        self._ended()
 
     # ------------------------------------------------------------------ the Worker interface
 
@@ -99,7 +56,9 @@ class ExecWorker:
         request_id = header[1]
 
         def settle(done: asyncio.Future) -> None:
-            self._stop_memory_watch()
+            if self._memory_timer is not None:
+                self._memory_timer.cancel()
+                self._memory_timer = None
             if done.cancelled():
                 return
             # the caller may have given up and left a fresh future to settle instead
@@ -126,57 +85,30 @@ class ExecWorker:
             return
         self._memory_timer = self.loop.call_later(_MEMORY_POLL_S, self._check_memory)
 
-    def _stop_memory_watch(self) -> None:
-        if self._memory_timer is not None:
-            self._memory_timer.cancel()
-            self._memory_timer = None
-
-    def fail_pending(self, exc: Exception) -> None:
-        pending, self.pending = self.pending, None
-        if pending is not None and not pending.done():
-            pending.set_exception(exc)
+    def _stop_timers(self) -> None:
+        for timer in (self._memory_timer, self._shutdown_timer):
+            if timer is not None:
+                timer.cancel()
+        self._memory_timer = self._shutdown_timer = None
 
     def kill(self) -> None:
-        self.state = DEAD
-        self._stop_memory_watch()
-        if self.pid > 0:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        """SIGKILL the process; whoever waits for Init or a result learns at once."""
+        self._stop_timers()
+        send_signal(self.pid, signal.SIGKILL)
         self.endpoint.close()
+        self.state = DEAD
+        lost = WorkerLost()
+        self.fail_pending(lost)
+        if not self.ready.done():
+            self.ready.set_exception(lost)
+            self.ready.exception()
 
     def close_gently(self) -> None:
-        # a runtime blocks in GET /next forever; SIGTERM is how Lambda's Shutdown phase begins
+        # a runtime blocks in GET /next for ever: SIGTERM starts its Shutdown phase
         self.state = DEAD
-        self._stop_memory_watch()
+        self._stop_timers()
+        send_signal(self.pid, signal.SIGTERM)
         if self.pid > 0:
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            self.loop.call_later(2.0, _sigkill, self.pid)  # Lambda's 2 s shutdown cap
+            # cancelled by on_exit, so it never hits a reused pid
+            self._shutdown_timer = self.loop.call_later(_SHUTDOWN_S, send_signal, self.pid, signal.SIGKILL)
         self.endpoint.close()
-
-    def take_log(self) -> bytes:
-        fd = self.log_fd
-        if fd < 0:
-            return b""
-        size = os.fstat(fd).st_size
-        if not size:
-            return b""
-        data = os.pread(fd, size, 0)
-        os.ftruncate(fd, 0)
-        return data
-
-    def release_log(self) -> None:
-        if self.log_fd >= 0:
-            os.close(self.log_fd)
-            self.log_fd = -1
-
-
-def _sigkill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -10,17 +10,18 @@ import socket
 import time
 from typing import Optional
 
-from gateway.errors import LambdagateError, RuntimeUnavailable
+from gateway.errors import LambdagateError
 from gateway.scheduler import outcomes
 from gateway.scheduler.commands import runtime_command
 from gateway.scheduler.environment import exec_worker_spec, python_worker_spec
 from gateway.scheduler.exec_workers import ExecWorker
-from gateway.scheduler.workers import BUSY, Worker, WorkerLost
+from gateway.scheduler.workers import BUSY, Worker, WorkerLost, peak_rss_kb
 from gateway.scheduler.zygote import ZygoteError, ZygoteProcess
 from gateway.types import FunctionSpec
 
 log = logging.getLogger("lambdagate")
 _EXIT_STATUS_WAIT_S = 2.0
+INIT_TIMEOUT = "Sandbox.Timedout"   # an Init phase that ran out of time
 
 
 def python_runtime(runtime: str) -> bool:
@@ -59,13 +60,19 @@ class Launcher:
         if self._zygote is None or not self._zygote.alive:
             if self._zygote is not None:
                 self._zygote.close(timeout_s=1)
-            self._zygote = ZygoteProcess(self.python, on_exit=self._on_exit)
+            self._zygote = ZygoteProcess(self.python, on_exit=self._on_exit, on_lost=self._on_lost)
             self._zygote.start()
         return self._zygote
 
     def _on_exit(self, pid: int, status: int) -> None:
         worker = self._exec_workers.pop(pid, None)
         if worker is not None:
+            worker.on_exit()
+
+    def _on_lost(self) -> None:
+        # the zygote took its children with it; executables only learn their end from it
+        workers, self._exec_workers = self._exec_workers, {}
+        for worker in workers.values():
             worker.on_exit()
 
     def close(self) -> None:
@@ -91,7 +98,8 @@ class Launcher:
         `register(worker)` is called as soon as the worker object exists, so that
         a shutdown can find and kill it. Returns (worker, init_ns, None) or
         (worker or None, init_ns, (error_type, payload or None)); a None payload
-        means the process exited during Init (worker.exit_status says how).
+        means the process exited during Init (worker.exit_status says how) or,
+        with INIT_TIMEOUT, that Init ran out of time.
         """
         python = python_runtime(spec.runtime)
         argv = None
@@ -99,7 +107,7 @@ class Launcher:
             try:  # may compile (Java) the first time: off the event loop
                 argv = await self._loop.run_in_executor(None, runtime_command, spec.runtime, spec.code_dir,
                                                         spec.handler, spec.memory_mb)
-            except RuntimeUnavailable as exc:
+            except Exception as exc:  # RuntimeUnavailable, or a code directory that cannot be read
                 log.error("%s: %s", spec.logical_id, exc)
                 return None, 0, ("Runtime.InvalidEntrypoint",
                                  outcomes.crash_payload("Runtime.InvalidEntrypoint", str(exc)))
@@ -108,12 +116,12 @@ class Launcher:
                 argv = [wrapper, *argv]  # managed runtimes start through the wrapper script, as on AWS
         log_fd = _log_file(spec.function_name)
         if python:
-            worker = Worker(slot, spec.logical_id, fn_index, generation, log_fd, self._loop)
+            worker = Worker(slot, fn_index, generation, log_fd, self._loop)
         else:
-            worker = ExecWorker(slot, spec.logical_id, fn_index, generation, log_fd, self._loop,
+            worker = ExecWorker(slot, fn_index, generation, log_fd, self._loop,
                                 spec.memory_mb * 1024 if self.enforce_memory else 0)
         register(worker)
-        start_ns = worker.started_ns = time.monotonic_ns()
+        start_ns = time.monotonic_ns()
         try:
             zygote = self._ensure_zygote()
             await zygote.ready
@@ -123,15 +131,19 @@ class Launcher:
                 runtime_api = await worker.start_endpoint()
                 worker.pid = await zygote.fork(exec_worker_spec(spec, argv, runtime_api), None, log_fd)
                 self._exec_workers[worker.pid] = worker
+                if zygote.has_exited(worker.pid):  # its exit came with the fork's answer
+                    self._on_exit(worker.pid, -1)
             ready_header, ready_payload = await asyncio.wait_for(asyncio.shield(worker.ready), self.init_timeout_s)
         except WorkerLost:
             worker.exit_status = await self.exit_status(worker)
             return worker, time.monotonic_ns() - start_ns, ("Runtime.ExitError", None)
-        except (asyncio.TimeoutError, ZygoteError, OSError) as exc:
+        except asyncio.TimeoutError:
+            # Lambda's 10 s Init limit: the environment is reset and the invocation fails
+            worker.max_rss_kb = peak_rss_kb(worker.pid)
             worker.kill()
-            if isinstance(exc, asyncio.TimeoutError):
-                raise LambdagateError(f"{spec.logical_id}: Init phase did not finish in "
-                                      f"{self.init_timeout_s:g} s") from None
+            return worker, time.monotonic_ns() - start_ns, (INIT_TIMEOUT, None)
+        except (ZygoteError, OSError) as exc:
+            worker.kill()
             raise LambdagateError(f"{spec.logical_id}: cannot start a worker: {exc}") from exc
         except BaseException:
             worker.kill()

@@ -20,9 +20,8 @@ from gateway import wire
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
 from gateway.logs import LogSinks, init_report_line, init_start_line, invocation_log, report_line
 from gateway.scheduler import outcomes
-from gateway.scheduler.exec_workers import peak_rss_kb
-from gateway.scheduler.launcher import Launcher, python_runtime
-from gateway.scheduler.workers import BUSY, DEAD, IDLE, Worker, WorkerLost, WorkerTimedOut
+from gateway.scheduler.launcher import INIT_TIMEOUT, Launcher, python_runtime
+from gateway.scheduler.workers import BUSY, DEAD, IDLE, Worker, WorkerLost, WorkerTimedOut, peak_rss_kb
 from gateway.types import RESPONSE_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec, InvokeResult
 
 log = logging.getLogger("lambdagate")
@@ -41,6 +40,11 @@ class SchedulerConfig:
     enforce_memory: bool = True
     memory_poll_ms: int = 10
     python: str = sys.executable
+
+
+def _mb(kb: int) -> int:
+    """Memory in whole MB, rounded up, as REPORT lines print it."""
+    return (kb + 1023) // 1024
 
 
 class _Function:
@@ -83,6 +87,7 @@ class Scheduler:
         self._sinks = LogSinks(self.config.log_dir, self.config.console)
         self._in_flight = 0
         self._drained: Optional[asyncio.Future] = None   # set while close() waits for in-flight work
+        self._background: set = set()       # invocations whose callers gave up, still being settled
         self.closing = False    # no new invocations; running ones may finish
         self._stopped = False   # every worker has been killed
 
@@ -210,6 +215,9 @@ class Scheduler:
         if slot < 0 and slot != COLD:
             self._tally.throttle(fn.index)
             raise Throttled(_THROTTLE_REASONS.get(slot, _ACCOUNT_REASON))
+        if slot >= 0 and self._workers[slot].state == DEAD:  # died idle, not yet noticed: start anew
+            self._drop(self._workers[slot])
+            slot = COLD
         self._in_flight += 1
         try:
             return await self._run(fn, slot, payload, client_context, invoked_arn or fn.spec.arn, want_log,
@@ -230,9 +238,10 @@ class Scheduler:
             except BaseException:
                 self._pools.cold_failed(fn.index)
                 raise
-            if self._stopped and init_error is None:  # everything was killed while this worker started
+            if self._stopped:  # everything was killed while this worker started
                 self._pools.discard_busy(fn.index)
-                self._drop(worker)
+                if worker is not None:
+                    self._drop(worker)
                 raise LambdagateError("lambdagate is shutting down")
         else:
             worker = self._workers[slot]
@@ -263,7 +272,10 @@ class Scheduler:
             if outcome.cancelled():
                 outcome = self._loop.create_future()
                 worker.pending = outcome
-            asyncio.ensure_future(self._settle_abandoned(fn, worker, request_id, start_ns, init_ns, prefix, outcome))
+            task = asyncio.ensure_future(self._settle_abandoned(fn, worker, request_id, start_ns, init_ns, prefix,
+                                                                outcome))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
             raise
         except (WorkerTimedOut, WorkerLost):
             return await self._settle(fn, worker, request_id, start_ns, init_ns, prefix, want_log, outcome)
@@ -291,24 +303,30 @@ class Scheduler:
     def _complete(self, fn: _Function, worker, request_id: str, init_ns: int, prefix: str, want_log: bool,
                   result_header: list, out: bytes) -> InvokeResult:
         """The worker answered: tally, log, return the worker to its pool."""
-        spec = fn.spec
         self._deadlines.cancel(worker.slot)
         _, _, error_type, duration_ns, max_rss_kb, log_bytes = result_header
         worker.max_rss_kb = max_rss_kb
-        worker.invocations += 1
         if error_type is None and len(out) > RESPONSE_LIMIT_BYTES:
             error_type, out = "Function.ResponseSizeTooLarge", outcomes.response_too_large_payload()
-        status = STATUS_SUCCESS if error_type is None else STATUS_ERROR
-        billed = self._tally.record(fn.index, duration_ns, init_ns, spec.memory_mb, status)
-        max_used_mb = (max_rss_kb + 1023) // 1024
-        report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns,
-                             None if error_type is None else "error", error_type)
-        text = invocation_log(request_id, worker.take_log() if log_bytes else b"", report, prefix)
-        self._sinks.write(spec.function_name, text)
+        output = worker.take_log() if log_bytes else b""
         self._release(fn, worker)
-        return InvokeResult(request_id, out, error_type, "success" if error_type is None else "error",
-                            duration_ns, billed, init_ns, spec.memory_mb, max_used_mb,
-                            text.encode() if want_log else b"")
+        return self._conclude(fn, request_id, out, error_type, duration_ns, init_ns, _mb(max_rss_kb), output,
+                              prefix, want_log)
+
+    def _conclude(self, fn: _Function, request_id: str, payload: bytes, error_type: Optional[str],
+                  duration_ns: int, init_ns: int, max_used_mb: int, output: bytes, prefix: str, want_log: bool,
+                  timed_out: bool = False) -> InvokeResult:
+        """Bill the invocation, write its log (START .. REPORT) and build its result."""
+        spec = fn.spec
+        status = STATUS_TIMEOUT if timed_out else STATUS_SUCCESS if error_type is None else STATUS_ERROR
+        billed = self._tally.record(fn.index, duration_ns, init_ns, spec.memory_mb, status)
+        outcome = "timeout" if timed_out else None if error_type is None else "error"
+        report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns, outcome,
+                             error_type)
+        text = invocation_log(request_id, output, report, prefix)
+        self._sinks.write(spec.function_name, text)
+        return InvokeResult(request_id, payload, error_type, outcome or "success", duration_ns, billed, init_ns,
+                            spec.memory_mb, max_used_mb, text.encode() if want_log else b"")
 
     def _release(self, fn: _Function, worker: Worker) -> None:
         if worker.generation == fn.generation and worker.state != DEAD and not self.closing:
@@ -322,12 +340,13 @@ class Scheduler:
 
     def _finish_init_error(self, fn, worker, request_id, init_ns, init_error, prefix, want_log) -> InvokeResult:
         error_type, error_payload = init_error
-        spec = fn.spec
         self._pools.discard_busy(fn.index)
-        billed = self._tally.record(fn.index, 0, init_ns, spec.memory_mb, STATUS_ERROR)
-        if error_payload is None:  # the process exited during Init
-            message = outcomes.runtime_exit_message(request_id, worker.exit_status)
-            error_payload = outcomes.crash_payload(error_type, message)
+        timed_out = error_type == INIT_TIMEOUT
+        if timed_out:
+            error_payload = outcomes.timeout_payload(request_id, self.config.init_timeout_s)
+        elif error_payload is None:  # the process exited during Init
+            error_payload = outcomes.crash_payload(error_type,
+                                                   outcomes.runtime_exit_message(request_id, worker.exit_status))
         if worker is None:  # nothing could be started (a runtime that is not installed)
             init_log, max_used_mb = f"{orjson.loads(error_payload)['errorMessage']}\n", 0
         else:
@@ -335,51 +354,36 @@ class Scheduler:
             if init_log and not init_log.endswith("\n"):
                 init_log += "\n"
             self._drop(worker)
-            max_used_mb = (worker.max_rss_kb + 1023) // 1024
-        report = report_line(request_id, 0, billed, spec.memory_mb, max_used_mb, init_ns, "error", error_type)
-        text = (prefix + init_log + init_report_line(init_ns, error_type)
-                + invocation_log(request_id, b"", report))
-        self._sinks.write(spec.function_name, text)
-        return InvokeResult(request_id, error_payload, error_type, "error", 0, billed, init_ns, spec.memory_mb,
-                            max_used_mb, text.encode() if want_log else b"")
+            max_used_mb = _mb(worker.max_rss_kb)
+        prefix += init_log + init_report_line(init_ns, error_type, timed_out)
+        return self._conclude(fn, request_id, error_payload, error_type, 0, init_ns, max_used_mb, b"", prefix,
+                              want_log, timed_out)
 
     def _finish_timeout(self, fn, worker, request_id, start_ns, init_ns, prefix, want_log) -> InvokeResult:
         spec = fn.spec
         duration_ns = time.monotonic_ns() - start_ns
         self._pools.discard_busy(fn.index)
-        billed = self._tally.record(fn.index, duration_ns, init_ns, spec.memory_mb, STATUS_TIMEOUT)
         output = worker.take_log() + outcomes.timeout_log_line(request_id, spec.timeout_s).encode()
         self._drop(worker)
-        max_used_mb = (worker.max_rss_kb + 1023) // 1024
-        report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns, "timeout")
-        text = invocation_log(request_id, output, report, prefix)
-        self._sinks.write(spec.function_name, text)
-        return InvokeResult(request_id, outcomes.timeout_payload(request_id, spec.timeout_s), "Sandbox.Timedout",
-                            "timeout", duration_ns, billed, init_ns, spec.memory_mb, max_used_mb,
-                            text.encode() if want_log else b"")
+        return self._conclude(fn, request_id, outcomes.timeout_payload(request_id, spec.timeout_s),
+                              "Sandbox.Timedout", duration_ns, init_ns, _mb(worker.max_rss_kb), output, prefix,
+                              want_log, timed_out=True)
 
     async def _finish_crash(self, fn, worker, request_id, start_ns, init_ns, prefix, want_log) -> InvokeResult:
         spec = fn.spec
         duration_ns = time.monotonic_ns() - start_ns
         self._pools.discard_busy(fn.index)
+        output = worker.take_log()
+        self._drop(worker)   # before waiting: a caller that gives up meanwhile leaks nothing
         wait_status = await self._launcher.exit_status(worker)
         if worker.oom_rss_kb:
-            error_type = "Runtime.OutOfMemory"
-            max_used_mb = spec.memory_mb
+            error_type, max_used_mb = "Runtime.OutOfMemory", spec.memory_mb
         else:
-            error_type = "Runtime.ExitError"
-            max_used_mb = (worker.max_rss_kb + 1023) // 1024
+            error_type, max_used_mb = "Runtime.ExitError", _mb(worker.max_rss_kb)
         message = outcomes.runtime_exit_message(request_id, -1 if worker.oom_rss_kb else wait_status)
-        billed = self._tally.record(fn.index, duration_ns, init_ns, spec.memory_mb, STATUS_ERROR)
-        output = worker.take_log() + f"{message}\n{error_type}\n".encode()
-        self._drop(worker)
-        report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns, "error",
-                             error_type)
-        text = invocation_log(request_id, output, report, prefix)
-        self._sinks.write(spec.function_name, text)
-        return InvokeResult(request_id, outcomes.crash_payload(error_type, message), error_type, "error",
-                            duration_ns, billed, init_ns, spec.memory_mb, max_used_mb,
-                            text.encode() if want_log else b"")
+        return self._conclude(fn, request_id, outcomes.crash_payload(error_type, message), error_type, duration_ns,
+                              init_ns, max_used_mb, output + f"{message}\n{error_type}\n".encode(), prefix,
+                              want_log)
 
     # ------------------------------------------------------------------ deadlines
 
@@ -397,7 +401,8 @@ class Scheduler:
         # the heap, read with the monotonic clock, decides what has really expired
         for slot in self._deadlines.pop_expired(time.monotonic_ns()):
             worker = self._workers[slot] if slot < len(self._workers) else None
-            if worker is not None and worker.state == BUSY:
+            # a worker whose answer is in but not yet read (no pending future) finished in time
+            if worker is not None and worker.state == BUSY and worker.pending is not None:
                 worker.max_rss_kb = max(worker.max_rss_kb, peak_rss_kb(worker.pid))
                 worker.fail_pending(WorkerTimedOut())
                 worker.kill()
@@ -432,10 +437,10 @@ class Scheduler:
     def _register(self, worker) -> None:
         """A worker being started: from now on a shutdown kills it, and an idle one that dies leaves its pool."""
         self._workers[worker.slot] = worker
-        worker.closed.add_done_callback(lambda _f, w=worker: self._on_closed(w))
+        worker.on_dead = self._on_dead
 
-    def _on_closed(self, worker: Worker) -> None:
-        """A worker's connection ended; an idle one leaves its pool (busy ones are handled by _run)."""
+    def _on_dead(self, worker) -> None:
+        """A worker ended by itself; an idle one leaves its pool at once (busy ones are handled by _run)."""
         if worker.slot < len(self._workers) and self._workers[worker.slot] is worker:
             if self._pools.remove_idle(worker.fn_index, worker.slot):
                 self._drop(worker)

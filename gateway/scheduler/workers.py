@@ -1,48 +1,117 @@
-"""A worker process as the gateway sees it: a socket protocol plus its bookkeeping."""
+"""A worker process as the gateway sees it: the bookkeeping every execution
+environment has, and the Python worker's socket protocol."""
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-from typing import Optional
+from typing import Callable, Optional
 
 from _core import FrameScanner
 from gateway import wire
 
 STARTING, IDLE, BUSY, DEAD = range(4)
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 class WorkerLost(Exception):
-    """The worker's connection ended while an answer was awaited."""
+    """The worker's process or connection ended while an answer was awaited."""
 
 
 class WorkerTimedOut(Exception):
     """The invocation reached its deadline; the worker has been killed."""
 
 
-class Worker(asyncio.Protocol):
-    """One execution environment: a forked process serving one invocation at a time."""
+def send_signal(pid: int, signum: int) -> None:
+    """Signal a process that may already be gone."""
+    if pid > 0:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
-    def __init__(self, slot: int, function: str, fn_index: int, generation: int, log_fd: int,
-                 loop: asyncio.AbstractEventLoop):
+
+def rss_kb(pid: int) -> int:
+    """Current resident set of a live process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_KB
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def peak_rss_kb(pid: int) -> int:
+    """VmHWM, the peak resident set, of a live process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class BaseWorker:
+    """What the scheduler knows of any execution environment, whatever its runtime."""
+
+    def __init__(self, slot: int, fn_index: int, generation: int, log_fd: int, loop: asyncio.AbstractEventLoop):
         self.slot = slot
-        self.function = function
         self.fn_index = fn_index
         self.generation = generation
-        self.log_fd = log_fd
+        self.log_fd = log_fd          # memfd that the process's stdout and stderr append to
         self.loop = loop
         self.pid = 0
         self.state = STARTING
-        self.transport: Optional[asyncio.Transport] = None
-        self.scanner = FrameScanner()
-        self.ready = loop.create_future()
-        self.closed = loop.create_future()
+        self.ready = loop.create_future()   # (READY header, payload) at the end of Init
         self.pending: Optional[asyncio.Future] = None
         self.max_rss_kb = 0
-        self.exit_status = -1     # wait status, once known, of a worker that died during Init
-        self.oom_rss_kb = 0       # set when the worker reported passing its memory limit
-        self.invocations = 0
-        self.started_ns = 0
+        self.exit_status = -1         # wait status, once known, of a worker that died during Init
+        self.oom_rss_kb = 0           # set when the worker passed its memory limit
+        self.on_dead: Optional[Callable[["BaseWorker"], None]] = None  # told at once when the worker ends
+
+    def _ended(self) -> None:
+        """The process or its connection is gone: fail whatever waits for it, tell the scheduler."""
+        already_dead = self.state == DEAD
+        self.state = DEAD
+        lost = WorkerLost()
+        self.fail_pending(lost)
+        if not self.ready.done():
+            self.ready.set_exception(lost)
+            self.ready.exception()  # retrieved: nobody may be waiting any more
+        if self.on_dead is not None and not already_dead:
+            self.on_dead(self)
+
+    def fail_pending(self, exc: Exception) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None and not pending.done():
+            pending.set_exception(exc)
+
+    def take_log(self) -> bytes:
+        """What the process wrote to stdout/stderr since the last call (the file is emptied)."""
+        fd = self.log_fd
+        if fd < 0:
+            return b""
+        size = os.fstat(fd).st_size
+        if not size:
+            return b""
+        data = os.pread(fd, size, 0)
+        os.ftruncate(fd, 0)
+        return data
+
+    def release_log(self) -> None:
+        if self.log_fd >= 0:
+            os.close(self.log_fd)
+            self.log_fd = -1
+
+
+class Worker(BaseWorker, asyncio.Protocol):
+    """A Python worker forked from the zygote: frames over a socket pair."""
+
+    def __init__(self, slot: int, fn_index: int, generation: int, log_fd: int, loop: asyncio.AbstractEventLoop):
+        super().__init__(slot, fn_index, generation, log_fd, loop)
+        self.transport: Optional[asyncio.Transport] = None
+        self.scanner = FrameScanner()
 
     # ------------------------------------------------------------------ protocol
 
@@ -69,16 +138,7 @@ class Worker(asyncio.Protocol):
                 self.oom_rss_kb = header[1]
 
     def connection_lost(self, exc) -> None:
-        self.state = DEAD
-        lost = WorkerLost()
-        if self.pending is not None and not self.pending.done():
-            self.pending.set_exception(lost)
-        self.pending = None
-        if not self.ready.done():
-            self.ready.set_exception(lost)
-            self.ready.exception()  # retrieved: nobody may be waiting any more
-        if not self.closed.done():
-            self.closed.set_result(None)
+        self._ended()
 
     # ------------------------------------------------------------------ actions
 
@@ -88,19 +148,10 @@ class Worker(asyncio.Protocol):
         self.transport.writelines(wire.frame_parts(header, payload))
         return future
 
-    def fail_pending(self, exc: Exception) -> None:
-        pending, self.pending = self.pending, None
-        if pending is not None and not pending.done():
-            pending.set_exception(exc)
-
     def kill(self) -> None:
         """SIGKILL the process (if it has one yet) and drop the connection."""
         self.state = DEAD
-        if self.pid > 0:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        send_signal(self.pid, signal.SIGKILL)
         if self.transport is not None:
             self.transport.abort()
 
@@ -109,20 +160,3 @@ class Worker(asyncio.Protocol):
         self.state = DEAD
         if self.transport is not None:
             self.transport.close()
-
-    def take_log(self) -> bytes:
-        """What the process wrote to stdout/stderr since the last call (the file is emptied)."""
-        fd = self.log_fd
-        if fd < 0:
-            return b""
-        size = os.fstat(fd).st_size
-        if not size:
-            return b""
-        data = os.pread(fd, size, 0)
-        os.ftruncate(fd, 0)
-        return data
-
-    def release_log(self) -> None:
-        if self.log_fd >= 0:
-            os.close(self.log_fd)
-            self.log_fd = -1

@@ -21,9 +21,11 @@ class ZygoteError(RuntimeError):
 class ZygoteProcess:
     """One zygote interpreter (per runtime) and its control socket."""
 
-    def __init__(self, python: str = sys.executable, on_exit: Optional[Callable[[int, int], None]] = None):
+    def __init__(self, python: str = sys.executable, on_exit: Optional[Callable[[int, int], None]] = None,
+                 on_lost: Optional[Callable[[], None]] = None):
         self.python = python
         self.on_exit = on_exit            # (pid, wait status) for every forked worker that ends
+        self.on_lost = on_lost            # the zygote is gone, and with it every worker it forked
         self.process: Optional[subprocess.Popen] = None
         self._control: Optional[socket.socket] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -72,6 +74,10 @@ class ZygoteProcess:
             del self._forks[seq]
             raise ZygoteError(f"cannot reach the zygote: {exc}") from exc
         return await future
+
+    def has_exited(self, pid: int) -> bool:
+        """Whether an exit of pid was reported that nobody has asked about yet."""
+        return pid in self._exits
 
     def wait_exit(self, pid: int) -> "asyncio.Future":
         """A future of the worker's (wait status, peak RSS in kB); done already if it has exited."""
@@ -137,6 +143,9 @@ class ZygoteProcess:
             if not future.done():
                 future.set_result((-1, 0))
         self._exit_waiters.clear()
+        if self.on_lost is not None:
+            on_lost, self.on_lost = self.on_lost, None
+            on_lost()
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Closing the control socket makes the zygote kill its workers and exit."""
