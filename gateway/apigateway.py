@@ -50,6 +50,8 @@ class ApiGateway:
     async def __call__(self, scope, receive, send) -> None:
         try:
             response = await self._handle(scope, receive)
+        except ClientGone:
+            return
         except Exception:  # a bug of lambdagate's: logged here, an AWS-shaped 500 for the client
             log.exception("%s %s: unexpected error", scope.get("method"), scope.get("path"))
             response = apigw.rest_error(500, "Internal server error", "InternalServerErrorException", spaced=True)
@@ -72,17 +74,17 @@ class ApiGateway:
             if rest:
                 return apigw.rest_cors_preflight(api.cors, self.table.methods_for(scope["path"]))
 
-        request_id = self._ids.next_id()
+        v1 = rest or route.payload_format == "1.0"
+        request_id = self._ids.next_id() if v1 else self._ids.next_short_id()
         body = await _read_body(receive, scope)
         if body is None:
             return apigw.rest_content_length_exceeded() if rest else apigw.http_payload_too_large(request_id)
         now_ms = time.time_ns() // 1_000_000
-        if rest or route.payload_format == "1.0":
+        if v1:
             event = apigw.build_rest_event(scope, body, route, path_params, request_id=request_id,
                                            extended_request_id=self._ids.next_short_id(), now_ms=now_ms,
                                            raw_headers=scope.get(RAW_HEADERS_KEY))
         else:
-            request_id = self._ids.next_short_id()
             event = apigw.build_http_event(scope, body, route, path_params, request_id=request_id, now_ms=now_ms)
         response = await self._invoke(route, orjson.dumps(event), scope, request_id)
         if not rest and api.cors is not None:
@@ -154,6 +156,10 @@ def _header(scope, name: bytes) -> Optional[str]:
     return None
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
 async def _read_body(receive, scope) -> Optional[bytes]:
     """The whole request body, or None when it passes API Gateway's 10 MB limit."""
     for key, value in scope["headers"]:
@@ -165,6 +171,8 @@ async def _read_body(receive, scope) -> Optional[bytes]:
                 pass
             break
     message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
     body = message.get("body", b"")
     if not message.get("more_body"):
         return body if len(body) <= MAX_BODY_BYTES else None
@@ -172,6 +180,8 @@ async def _read_body(receive, scope) -> Optional[bytes]:
     size = len(body)
     while message.get("more_body"):
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone  # a truncated body is never invoked with
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:

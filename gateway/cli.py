@@ -105,7 +105,11 @@ def _read_event(path: Optional[str]) -> bytes:
     if path is None:
         return b"{}"
     try:
-        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
     except OSError as exc:
         raise LambdagateError(f"cannot read event {path}: {exc.strerror}") from None
     if len(data) > SYNC_PAYLOAD_LIMIT_BYTES:

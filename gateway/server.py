@@ -62,12 +62,16 @@ class _OneWriteTransport:
         return getattr(self._transport, name)
 
 
-class _HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with one write per response and the header names
-    as the client sent them (REST API events keep the client's casing; ASGI lower-cases)."""
+class _OneWriteProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with one write per response."""
 
     def connection_made(self, transport) -> None:
         super().connection_made(_OneWriteTransport(transport, self.loop))
+
+
+class _ApiGatewayProtocol(_OneWriteProtocol):
+    """... that also passes the header names as the client sent them: REST API events
+    keep the client's casing, and ASGI lower-cases names."""
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -86,8 +90,8 @@ class _Server(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-def _http_server(app, host: str, port: int, config: Config) -> _Server:
-    return _Server(uvicorn.Config(app, host=host, port=port, loop="none", http=_HttpProtocol, lifespan="off",
+def _http_server(app, host: str, port: int, config: Config, protocol=_OneWriteProtocol) -> _Server:
+    return _Server(uvicorn.Config(app, host=host, port=port, loop="none", http=protocol, ws="none", lifespan="off",
                                   access_log=False,
                                   log_level="debug" if config.debug else "warning",
                                   timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)),
@@ -147,7 +151,8 @@ async def serve(config: Config, command: str) -> int:
             if not table.routes:
                 log.warning("%s declares no Api or HttpApi events: every request will get a not-found answer",
                             template.path)
-            servers.append(_http_server(build_api_app(table, scheduler), config.host, config.port, config))
+            servers.append(_http_server(build_api_app(table, scheduler), config.host, config.port, config,
+                                        _ApiGatewayProtocol))
             sys.stderr.write(route_table_text(table, f"http://{config.host}:{config.port}"))
         if command == "start-lambda" or config.lambda_port:
             from gateway.aws.invoke_api import build_lambda_app
@@ -159,7 +164,11 @@ async def serve(config: Config, command: str) -> int:
             sys.stderr.write(f"Lambda API on http://{config.host}:{port} "
                              f"(functions: {', '.join(template.functions) or 'none'})\n")
         if config.warm_containers == "EAGER":
-            await asyncio.gather(*(scheduler.warm(spec.logical_id) for spec in functions))
+            warmed = await asyncio.gather(*(scheduler.warm(spec.logical_id) for spec in functions),
+                                          return_exceptions=True)
+            for spec, outcome in zip(functions, warmed):
+                if isinstance(outcome, Exception):  # e.g. ReservedConcurrentExecutions: 0; requests will say so
+                    log.warning("%s: no worker started ahead of requests: %s", spec.logical_id, outcome)
         return await _run_until_stopped(config, scheduler, servers, functions, started_s, lambda_app)
     finally:
         if lambda_app is not None:

@@ -56,7 +56,9 @@ def read_exact(reader, n: int) -> bytes:
 
 
 def read_frame(reader) -> tuple:
-    """(header list, payload bytes) from a buffered binary reader; EOFError at the end."""
+    """(header list, payload) from a buffered binary reader; EOFError at the end.
+
+    The payload is a memoryview: orjson reads it without a copy."""
     total, head_len = FRAME_HEAD.unpack(read_exact(reader, 8))
-    body = read_exact(reader, total - 4)
+    body = memoryview(read_exact(reader, total - 4))
     return unpack_header(body[:head_len]), body[head_len:]

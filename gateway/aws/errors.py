@@ -12,7 +12,7 @@ from typing import Optional
 
 import orjson
 
-from gateway.types import ACCOUNT_ID
+from gateway.types import ACCOUNT_ID, RESPONSE_LIMIT_BYTES
 
 Response = tuple  # (status: int, headers: list[tuple[bytes, bytes]], body: bytes)
 
@@ -117,3 +117,11 @@ def unknown_operation(method: str, path: str, request_id: Optional[str] = None) 
 
 def service_error(message: str, request_id: Optional[str] = None) -> Response:
     return lambda_error(500, "ServiceException", message, request_id=request_id)
+
+
+def response_too_large_payload() -> bytes:
+    """The function error of a response over Lambda's limit (Function.ResponseSizeTooLarge)."""
+    return orjson.dumps({
+        "errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    })

@@ -247,7 +247,7 @@ class LambdaApi:
                         client_context: Optional[str], tail: bool) -> tuple:
         try:
             result = await self.invoker.invoke(spec.logical_id, body, client_context=client_context,
-                                               invoked_arn=invoked_arn, want_log=tail)
+                                               invoked_arn=invoked_arn, want_log=tail, request_id=request_id)
         except Throttled as exc:
             return E.throttled(exc.reason, request_id)
         except PayloadTooLarge as exc:

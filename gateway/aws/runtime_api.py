@@ -15,6 +15,7 @@ from typing import Callable, Optional
 import httptools
 import orjson
 
+from gateway.aws.errors import response_too_large_payload
 from gateway.types import RESPONSE_LIMIT_BYTES
 
 PREFIX = "/2018-06-01"
@@ -159,10 +160,7 @@ class RuntimeEndpoint:
         if len(body) > RESPONSE_LIMIT_BYTES:
             proto.write(_response(413, _error_body(
                 "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes).")))
-            outcome = ("Function.ResponseSizeTooLarge", orjson.dumps({
-                "errorMessage": f"Response payload size exceeded maximum allowed payload size "
-                                f"({RESPONSE_LIMIT_BYTES} bytes).",
-                "errorType": "Function.ResponseSizeTooLarge"}), duration_ns)
+            outcome = ("Function.ResponseSizeTooLarge", response_too_large_payload(), duration_ns)
         elif action == "response":
             proto.write(_response(202, b'{"status":"OK"}'))
             outcome = (None, body, duration_ns)

@@ -434,6 +434,8 @@ class _Loader:
                       f"({', '.join(names)} ignored)")
 
     def _route(self, lid: str, where: str, http: bool, props: dict) -> None:
+        if props.get("Auth"):
+            self.warn(f"function {lid}: {where}.Auth (authorizers, API keys, scopes) is not enforced locally")
         def get(name: str) -> Any:
             return self._get(props, name, lid, f"{where}.{name}")
 

@@ -29,6 +29,7 @@ from gateway.runtime.logformat import Invocation, log_error, setup_logging
 
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 _THIS_FILE = os.path.abspath(__file__)
+RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024 + 100   # Lambda's response limit (RIE's MaxPayloadSize)
 UNHANDLED_WARNING = (
     "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, in "
     "rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using managed "
@@ -197,6 +198,9 @@ class Worker:
             else:
                 error = None
             duration_ns = monotonic_ns() - start_ns
+            if error is None and len(out) > RESPONSE_LIMIT_BYTES:
+                # the gateway answers Function.ResponseSizeTooLarge; no need to ship the bytes
+                error_type, out = "Function.ResponseSizeTooLarge", b""
             if error is not None:
                 log_error(error, log_format)
                 error_type = error["errorType"]

@@ -93,7 +93,10 @@ def runtime_available(runtime: str) -> Tuple[bool, str]:
 
 def _jdk(runtime: str) -> Tuple[str, str]:
     """java and javac of a JDK of the runtime's version ($JAVA_HOME, /usr/lib/jvm/*), else those on PATH."""
+    # the bootstrap is Java 11 source: java8.al2 runs on a JDK 11 if there is one, else the one on PATH
     major = _JAVA_RE.fullmatch(runtime).group(1)
+    if int(major) < 11:
+        major = "11"
     on_path = os.path.dirname(os.path.dirname(os.path.realpath(shutil.which("javac") or "/")))
     for home in [os.environ.get("JAVA_HOME", ""), on_path, *sorted(glob.glob("/usr/lib/jvm/*"))]:
         java, javac = os.path.join(home, "bin", "java"), os.path.join(home, "bin", "javac")

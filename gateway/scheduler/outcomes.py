@@ -7,7 +7,6 @@ import time
 
 import orjson
 
-from gateway.types import RESPONSE_LIMIT_BYTES
 
 # Go's names for signals, as the Lambda platform (written in Go) prints them.
 _SIGNAL_NAMES = {
@@ -44,16 +43,10 @@ def timeout_payload(request_id: str, timeout_s: float) -> bytes:
 
 
 def timeout_log_line(request_id: str, timeout_s: float) -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    return f"{stamp}.{int(time.time() * 1000) % 1000:03d}Z {request_id} Task timed out after {timeout_s:.2f} seconds\n"
+    now_ms = time.time_ns() // 1_000_000
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ms // 1000))
+    return f"{stamp}.{now_ms % 1000:03d}Z {request_id} Task timed out after {timeout_s:.2f} seconds\n"
 
 
 def crash_payload(error_type: str, message: str) -> bytes:
     return orjson.dumps({"errorType": error_type, "errorMessage": message})
-
-
-def response_too_large_payload() -> bytes:
-    return orjson.dumps({
-        "errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes).",
-        "errorType": "Function.ResponseSizeTooLarge",
-    })

@@ -17,6 +17,7 @@ import _core
 import orjson
 from _core import COLD, STATUS_ERROR, STATUS_SUCCESS, STATUS_TIMEOUT, THROTTLED_RESERVED
 from gateway import wire
+from gateway.aws.errors import response_too_large_payload
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
 from gateway.logs import LogSinks, init_report_line, init_start_line, invocation_log, report_line
 from gateway.scheduler import outcomes
@@ -306,8 +307,8 @@ class Scheduler:
         self._deadlines.cancel(worker.slot)
         _, _, error_type, duration_ns, max_rss_kb, log_bytes = result_header
         worker.max_rss_kb = max_rss_kb
-        if error_type is None and len(out) > RESPONSE_LIMIT_BYTES:
-            error_type, out = "Function.ResponseSizeTooLarge", outcomes.response_too_large_payload()
+        if error_type == "Function.ResponseSizeTooLarge" or (error_type is None and len(out) > RESPONSE_LIMIT_BYTES):
+            error_type, out = "Function.ResponseSizeTooLarge", response_too_large_payload()
         output = worker.take_log() if log_bytes else b""
         self._release(fn, worker)
         return self._conclude(fn, request_id, out, error_type, duration_ns, init_ns, _mb(max_rss_kb), output,
