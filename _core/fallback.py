@@ -78,7 +78,7 @@ class Pools:
     A function index comes from add_function(). Workers are small integer ids chosen
     by the caller. acquire() reserves a concurrency slot and answers with an idle
     worker (most recently used first, as Lambda reuses the warmest environment),
-    COLD (start one; the slot stays reserved until cold_started/cold_failed), or a
+    COLD (start one; the slot stays reserved until release, discard_busy or cold_failed), or a
     THROTTLED_* code.
     """
 
@@ -147,7 +147,7 @@ class Pools:
         self._release_slot(fn)
 
     def add_idle(self, fn: int, worker: int, now_ns: int) -> None:
-        """A worker started ahead of demand (eager warm-up) joins the idle stack."""
+        """A worker that is ready but not serving anyone joins the idle stack."""
         self._idle[fn].append(worker)
         self._idle_since[fn].append(now_ns)
 

@@ -6,7 +6,9 @@ wrk in the same run.
 
 Needs `wrk` (Debian package); the script looks for it and installs it with
 apt-get when it is missing and it runs as root. Prints req/s, p50 and p99 for
-both servers and the ratio, plus the latency of the first (cold) request.
+both servers and the ratio, plus the latency of the first (cold) request. A third row, "stub",
+is lambdagate's HTTP side with the function answered in-process: the gap between it and
+lambdagate is the cost of the hop to a worker process.
 """
 from __future__ import annotations
 
@@ -121,14 +123,18 @@ def main() -> None:
         f.write(BASELINE_APP)
     conns = [int(c) for c in args.connections.split(",")]
 
-    base_port, lg_port = free_port(), free_port()
+    base_port, lg_port, stub_port = free_port(), free_port(), free_port()
     baseline = start([sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(base_port), "--loop",
                       "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"], base_port, work)
     gateway = start([sys.executable, "-m", "gateway.cli", "start-api", "-t", EXAMPLE, "-p", str(lg_port),
                      "--lambda-port", "0", "--no-reload", "--quiet", "--state-dir", os.path.join(work, "state")],
                     lg_port, work)
+    # the same HTTP side with the function answered in-process: the worker hop's cost is the difference
+    stub = start([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "stub_gateway.py"),
+                  EXAMPLE, str(stub_port)], stub_port, work)
     try:
         wait_port(base_port, baseline)
+        wait_port(stub_port, stub)
         ready_s = wait_port(lg_port, gateway)
         cold_ms = first_request_ms(f"http://127.0.0.1:{lg_port}/hello")
         print(f"lambdagate ready after {ready_s * 1000:.0f} ms (process start to port open); "
@@ -137,11 +143,13 @@ def main() -> None:
         print(f"{'server':<12}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
         for c in conns:
             rows = {}
-            for name, port in (("baseline", base_port), ("lambdagate", lg_port)):
+            for name, port in (("baseline", base_port), ("stub", stub_port), ("lambdagate", lg_port)):
                 rows[name] = r = run_wrk(wrk, f"http://127.0.0.1:{port}/hello", c, args.duration)
                 print(f"{name:<12}{c:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>9}")
-            print(f"{'ratio':<12}{c:>6}{rows['lambdagate']['rps'] / rows['baseline']['rps']:>10.2f}x")
+            print(f"{'ratio':<12}{c:>6}{rows['lambdagate']['rps'] / rows['baseline']['rps']:>10.2f}x"
+                  f"   (stub/baseline {rows['stub']['rps'] / rows['baseline']['rps']:.2f}x)")
     finally:
+        stop(stub)
         stop(gateway)
         stop(baseline)
 

@@ -57,7 +57,9 @@ class LogSinks:
         self.console = console
         self.flush_delay_s = flush_delay_s
         self._files: dict = {}
+        self._console_text: list = []   # written at the next flush: one console write per batch
         self._pending = False
+        self._closed = False
         if log_dir:
             os.makedirs(log_dir, exist_ok=True)
 
@@ -69,11 +71,13 @@ class LogSinks:
         return f
 
     def write(self, function_name: str, text: str) -> None:
+        if self._closed:  # lambdagate has stopped: a late invocation's log has nowhere to go
+            return
         f = self._file(function_name)
         if f is not None:
             f.write(text)
         if self.console is not None:
-            self.console.write(text)
+            self._console_text.append(text)
         if not self._pending:
             self._pending = True
             try:
@@ -85,14 +89,18 @@ class LogSinks:
         self._pending = False
         for f in self._files.values():
             f.flush()
-        if self.console is not None:
+        if self.console is not None and self._console_text:
+            text = "".join(self._console_text)
+            self._console_text.clear()
             try:
+                self.console.write(text)
                 self.console.flush()
-            except ValueError:
+            except ValueError:  # the console was closed under us (interpreter shutdown)
                 pass
 
     def close(self) -> None:
         self.flush()
+        self._closed = True
         for f in self._files.values():
             f.close()
         self._files.clear()

@@ -110,7 +110,7 @@ cdef class Pools:
         self._release_slot(self._fn(fn))
 
     def add_idle(self, Py_ssize_t fn, int64_t worker, int64_t now_ns):
-        """A worker started ahead of demand (eager warm-up) joins the idle stack."""
+        """A worker that is ready but not serving anyone joins the idle stack."""
         self._push_idle(self._fn(fn), worker, now_ns)
 
     def remove_idle(self, Py_ssize_t fn, int64_t worker):
