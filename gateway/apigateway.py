@@ -17,6 +17,7 @@ import orjson
 import _core
 from gateway.aws import apigw
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
+from gateway.http_io import ClientGone, declared_length, read_body, respond
 from gateway.routing import RouteTable
 from gateway.types import Invoker, RouteSpec
 
@@ -55,7 +56,8 @@ class ApiGateway:
         except Exception:  # a bug of lambdagate's: logged here, an AWS-shaped 500 for the client
             log.exception("%s %s: unexpected error", scope.get("method"), scope.get("path"))
             response = apigw.rest_error(500, "Internal server error", "InternalServerErrorException", spaced=True)
-        await _respond(send, response)
+        response[1].append((b"content-length", str(len(response[2])).encode()))
+        await respond(send, response)
 
     async def _handle(self, scope, receive):
         """The response (status, headers, body) to one request."""
@@ -76,7 +78,10 @@ class ApiGateway:
 
         v1 = rest or route.payload_format == "1.0"
         request_id = self._ids.next_id() if v1 else self._ids.next_short_id()
-        body = await _read_body(receive, scope)
+        declared = declared_length(scope)
+        # API Gateway refuses an oversized body without reading it
+        body = None if declared is not None and declared > MAX_BODY_BYTES else \
+            (await read_body(receive, MAX_BODY_BYTES))[0]
         if body is None:
             return apigw.rest_content_length_exceeded() if rest else apigw.http_payload_too_large(request_id)
         now_ms = time.time_ns() // 1_000_000
@@ -154,44 +159,3 @@ def _header(scope, name: bytes) -> Optional[str]:
         if key == name:
             return value.decode("latin-1")
     return None
-
-
-class ClientGone(Exception):
-    """The client disconnected before its request body was complete."""
-
-
-async def _read_body(receive, scope) -> Optional[bytes]:
-    """The whole request body, or None when it passes API Gateway's 10 MB limit."""
-    for key, value in scope["headers"]:
-        if key == b"content-length":
-            try:
-                if int(value) > MAX_BODY_BYTES:
-                    return None
-            except ValueError:
-                pass
-            break
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise ClientGone
-    body = message.get("body", b"")
-    if not message.get("more_body"):
-        return body if len(body) <= MAX_BODY_BYTES else None
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body"):
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone  # a truncated body is never invoked with
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _respond(send, response) -> None:
-    status, headers, body = response
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -34,6 +34,7 @@ from gateway.async_invoke.destinations import destination_from_arn
 from gateway.aws import errors as E
 from gateway.aws.lambda_model import CODE_CACHE_S, CodeInfo, code_info, last_modified, operation_for
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
+from gateway.http_io import ClientGone, read_body, respond
 from gateway.types import (ACCOUNT_ID, ASYNC_PAYLOAD_LIMIT_BYTES, DEFAULT_REGION, SYNC_PAYLOAD_LIMIT_BYTES,
                            DestinationSpec, EventInvokeConfig, FunctionSpec, Invoker)
 
@@ -70,29 +71,6 @@ SUPPORTED = ("Invoke", "InvokeAsync", "ListFunctions", "GetFunction", "GetFuncti
 
 def _header_value(value: bytes) -> str:
     return value.decode("latin-1")
-
-
-async def _read_body(receive, limit: int) -> tuple:
-    """(body or None when larger than limit, total size). Reads everything so the connection stays usable."""
-    message = await receive()
-    body = message.get("body", b"")
-    if not message.get("more_body"):
-        return (body if len(body) <= limit else None), len(body)
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body"):
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-    return (b"".join(chunks) if size <= limit else None), size
-
-
-async def _respond(send, response) -> None:
-    status, headers, body = response
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _json_response(status: int, obj, request_id: str) -> tuple:
@@ -143,10 +121,12 @@ class LambdaApi:
                 response = await self._control(scope, receive, method, path)
         except _Problem as problem:
             response = problem.response
+        except ClientGone:  # the client left mid-body: nothing was invoked, nobody to answer
+            return
         except Exception as exc:  # noqa: BLE001 - an AWS-shaped 500 rather than a bare traceback
             log.exception("Lambda API %s %s failed", method, path)
             response = E.service_error(f"lambdagate failed to handle {method} {path}: {exc}")
-        await _respond(send, response)
+        await respond(send, response)
 
     async def _autostart(self) -> None:
         self.autostart = False
@@ -200,7 +180,7 @@ class LambdaApi:
         if scope["query_string"]:
             qualifier = parse_qs(scope["query_string"].decode("latin-1")).get("Qualifier", [None])[0]
         event = invocation_type == "Event"
-        body, size = await _read_body(receive, ASYNC_PAYLOAD_LIMIT_BYTES if event else SYNC_PAYLOAD_LIMIT_BYTES)
+        body, size = await read_body(receive, ASYNC_PAYLOAD_LIMIT_BYTES if event else SYNC_PAYLOAD_LIMIT_BYTES)
         request_id = self._ids.next_id()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             return E.validation(invocation_type, "invocationType",
@@ -320,7 +300,7 @@ class LambdaApi:
         return E.unknown_operation(method, path, request_id)
 
     async def _read_json(self, receive, request_id: str) -> dict:
-        body, _ = await _read_body(receive, SYNC_PAYLOAD_LIMIT_BYTES)
+        body, _ = await read_body(receive, SYNC_PAYLOAD_LIMIT_BYTES)
         if body is None:
             raise _Problem(E.lambda_error(413, "RequestEntityTooLargeException", "Request body too large",
                                           request_id=request_id))
@@ -551,7 +531,7 @@ class LambdaApi:
     # InvokeAsync (deprecated, still in boto3)
 
     async def _invoke_async(self, name: str, receive, request_id: str) -> tuple:
-        body, size = await _read_body(receive, ASYNC_PAYLOAD_LIMIT_BYTES)
+        body, size = await read_body(receive, ASYNC_PAYLOAD_LIMIT_BYTES)
         if body is None:
             return E.async_too_large(size, ASYNC_PAYLOAD_LIMIT_BYTES, request_id)
         spec, _ = self._resolve(name, None, request_id)

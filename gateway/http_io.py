@@ -1,0 +1,49 @@
+"""ASGI plumbing shared by the HTTP surfaces (API Gateway, Lambda API): reading a
+request body under a size limit, and answering with one (status, headers, body)."""
+from __future__ import annotations
+
+from typing import Optional
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
+async def read_body(receive, limit: int) -> tuple:
+    """(body, or None when it passes `limit`; total size). Reads to the end, so a
+    keep-alive connection stays usable after a refusal; a disconnect raises ClientGone
+    (a truncated body is never acted on)."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        return (body if len(body) <= limit else None), len(body)
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return (b"".join(chunks) if size <= limit else None), size
+
+
+def declared_length(scope) -> Optional[int]:
+    """The request's Content-Length, when it sent a valid one."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def respond(send, response) -> None:
+    status, headers, body = response
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
