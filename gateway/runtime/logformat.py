@@ -22,12 +22,13 @@ _encode_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 class Invocation:
-    """The request being served, read by the log filter (one per worker)."""
-    __slots__ = ("request_id", "tenant_id")
+    """The request being served, read by the log filter and the memory watchdog (one per worker)."""
+    __slots__ = ("request_id", "tenant_id", "busy")
 
     def __init__(self):
         self.request_id = ""
         self.tenant_id = None
+        self.busy = True   # Init first: running user code
 
 
 class _RequestIdFilter(logging.Filter):

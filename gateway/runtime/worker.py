@@ -116,19 +116,24 @@ def unmarshal(payload):
 class MemoryWatchdog(threading.Thread):
     """Kills the worker when its resident memory passes the function's MemorySize.
 
-    Samples /proc/self/statm every poll interval; before the SIGKILL it tells the
-    gateway, so the invocation fails as Runtime.OutOfMemory and not as a crash.
+    Samples /proc/self/statm every poll interval while user code runs (Init or an
+    invocation), and ten times less often while the worker waits, so idle workers
+    cost next to nothing. Before the SIGKILL it tells the gateway, so the invocation
+    fails as Runtime.OutOfMemory and not as a crash.
     """
 
-    def __init__(self, limit_kb: int, poll_s: float, send):
+    IDLE_FACTOR = 10
+
+    def __init__(self, limit_kb: int, poll_s: float, send, current: Invocation):
         super().__init__(name="lambdagate-memory", daemon=True)
-        self.limit_kb, self.poll_s, self.send = limit_kb, poll_s, send
+        self.limit_kb, self.poll_s, self.send, self.current = limit_kb, poll_s, send, current
         self.page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
 
     def run(self):
         fd = os.open("/proc/self/statm", os.O_RDONLY)
+        current, busy_s, idle_s = self.current, self.poll_s, self.poll_s * self.IDLE_FACTOR
         while True:
-            time.sleep(self.poll_s)
+            time.sleep(busy_s if current.busy else idle_s)
             rss_kb = int(os.pread(fd, 128, 0).split()[1]) * self.page_kb
             if rss_kb > self.limit_kb:
                 try:
@@ -167,6 +172,7 @@ class Worker:
 
     def serve(self) -> None:
         handler = self.init()
+        self.current.busy = False
         self.send(wire.frame_parts([wire.READY, os.getpid(), None, 0]))
         current, reader, send, log_format = self.current, self.reader, self.send, self.log_format
         monotonic_ns, environ, fstat = time.monotonic_ns, os.environ, os.fstat
@@ -185,6 +191,7 @@ class Worker:
             else:
                 environ.pop("_X_AMZN_TRACE_ID", None)
             error_type = None
+            current.busy = True
             start_ns = monotonic_ns()
             try:
                 context = LambdaContext(request_id, deadline_ms, invoked_arn, client_context, cognito, None, static)
@@ -198,6 +205,7 @@ class Worker:
             else:
                 error = None
             duration_ns = monotonic_ns() - start_ns
+            current.busy = False
             if error is None and len(out) > RESPONSE_LIMIT_BYTES:
                 # the gateway answers Function.ResponseSizeTooLarge; no need to ship the bytes
                 error_type, out = "Function.ResponseSizeTooLarge", b""
@@ -249,7 +257,8 @@ def run(spec: dict, sock_fd: int, log_fd: int) -> int:
     sock = socket.socket(fileno=sock_fd)
     worker = Worker(spec, sock)
     if spec.get("memory_limit_kb"):
-        MemoryWatchdog(spec["memory_limit_kb"], spec.get("memory_poll_ms", 10) / 1000, worker.send).start()
+        MemoryWatchdog(spec["memory_limit_kb"], spec.get("memory_poll_ms", 10) / 1000, worker.send,
+                       worker.current).start()
     _forget_platform_modules()
     try:
         worker.serve()
