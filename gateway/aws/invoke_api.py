@@ -73,6 +73,17 @@ def _header_value(value: bytes) -> str:
     return value.decode("latin-1")
 
 
+def _event_payload(body: bytes, request_id: str) -> bytes:
+    """The event to pass on: an empty body is `{}`; anything else must be JSON."""
+    if not body:
+        return b"{}"
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _Problem(E.invalid_json(str(exc), request_id)) from None
+    return body
+
+
 def _json_response(status: int, obj, request_id: str) -> tuple:
     data = orjson.dumps(obj) if obj is not None else b""
     headers = [(b"x-amzn-requestid", request_id.encode()), _JSON, (b"content-length", str(len(data)).encode())]
@@ -191,13 +202,7 @@ class LambdaApi:
             return (E.async_too_large(size, ASYNC_PAYLOAD_LIMIT_BYTES, request_id) if event
                     else E.sync_too_large(SYNC_PAYLOAD_LIMIT_BYTES, request_id))
         spec, qualifier = self._resolve(raw_name, qualifier, request_id)
-        if not body:
-            body = b"{}"
-        else:
-            try:
-                orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                return E.invalid_json(str(exc), request_id)
+        body = _event_payload(body, request_id)
         invoked_arn = spec.arn if qualifier is None else f"{spec.arn}:{qualifier}"
         if event:
             return await self._accept(spec, body, request_id, invoked_arn, 202)
@@ -535,13 +540,7 @@ class LambdaApi:
         if body is None:
             return E.async_too_large(size, ASYNC_PAYLOAD_LIMIT_BYTES, request_id)
         spec, _ = self._resolve(name, None, request_id)
-        if not body:
-            body = b"{}"
-        else:
-            try:
-                orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                return E.invalid_json(str(exc), request_id)
+        body = _event_payload(body, request_id)
         return await self._accept(spec, body, request_id, spec.arn, 202)
 
 
