@@ -18,7 +18,8 @@ LAYERS = {
     "gateway.logs": 1, "gateway.billing": 1, "gateway.metrics": 1,
     "gateway.aws": 2,
     "gateway.scheduler": 3, "gateway.async_invoke": 3,
-    "gateway.routing": 4, "gateway.apigateway": 4, "gateway.aws.invoke_api": 4, "gateway.http_io": 4,
+    "gateway.routing": 4, "gateway.apigateway": 4, "gateway.aws.invoke_api": 4, "gateway.aws.lambda_control": 4,
+    "gateway.http_io": 4,
     "gateway.app": 5,
     "gateway.config": 6, "gateway.server": 7, "gateway.cli": 8,
 }
