@@ -38,6 +38,7 @@ class ApiGateway:
         self.invoker = invoker
         self._ids = _core.IdGenerator(os.urandom(16))
         self._has_cors = any(r.api.cors is not None for r in self.table.routes)
+        self._background: set = set()   # invocations that outlived API Gateway's integration timeout
         self._integration_timeout_s = {}
         for route in self.table.routes:
             try:
@@ -91,22 +92,24 @@ class ApiGateway:
                                            raw_headers=scope.get(RAW_HEADERS_KEY))
         else:
             event = apigw.build_http_event(scope, body, route, path_params, request_id=request_id, now_ms=now_ms)
-        response = await self._invoke(route, orjson.dumps(event), scope, request_id)
+        response = await self._invoke(route, orjson.dumps(event), scope, request_id, _trace_root(event["headers"]))
         if not rest and api.cors is not None:
             status, headers, out = response
             origin = _header(scope, b"origin")
             response = status, apigw.strip_cors_headers(headers) + apigw.cors_response_headers(api.cors, origin), out
         return response
 
-    async def _invoke(self, route: RouteSpec, payload: bytes, scope, request_id: str):
+    async def _invoke(self, route: RouteSpec, payload: bytes, scope, request_id: str, trace_root: Optional[str]):
         rest = route.api.kind == "REST"
         try:
             limit_s = self._integration_timeout_s.get(id(route))
             if limit_s is None:
-                result = await self.invoker.invoke(route.function, payload)
+                result = await self.invoker.invoke(route.function, payload, trace_root=trace_root)
             else:
                 # the invocation goes on after API Gateway gives up, as on AWS
-                task = asyncio.ensure_future(self.invoker.invoke(route.function, payload))
+                task = asyncio.ensure_future(self.invoker.invoke(route.function, payload, trace_root=trace_root))
+                self._background.add(task)
+                task.add_done_callback(_forget_task(self._background))
                 try:
                     result = await asyncio.wait_for(asyncio.shield(task), limit_s)
                 except asyncio.TimeoutError:
@@ -152,6 +155,22 @@ class ApiGateway:
         if self.table.not_found_kind(path) == "HTTP":
             return apigw.http_not_found(request_id)
         return apigw.rest_missing_token(request_id)
+
+
+def _trace_root(event_headers: dict) -> Optional[str]:
+    """`Root=1-...` of the X-Amzn-Trace-Id the event carries, shared with the function's trace."""
+    value = event_headers.get("X-Amzn-Trace-Id") or event_headers.get("x-amzn-trace-id")
+    if value and value.startswith("Root="):
+        return value.split(";", 1)[0]
+    return None
+
+
+def _forget_task(tasks: set):
+    def done(task) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("an invocation that API Gateway stopped waiting for failed: %s", task.exception())
+    return done
 
 
 def _header(scope, name: bytes) -> Optional[str]:

@@ -119,6 +119,7 @@ class Invoker(Protocol):
 
     async def invoke(self, function: str, payload: bytes, *, client_context: Optional[str] = None,
                      invoked_arn: Optional[str] = None, want_log: bool = False,
-                     request_id: Optional[str] = None) -> InvokeResult:
-        """Run one invocation (with the caller's request id, for an accepted async event);
+                     request_id: Optional[str] = None, trace_root: Optional[str] = None) -> InvokeResult:
+        """Run one invocation (with the caller's request id, for an accepted async event, and the
+        caller's X-Ray trace root, `Root=1-...`, when API Gateway traced the request);
         raises Throttled when no capacity is left."""

@@ -204,7 +204,7 @@ class Scheduler:
 
     async def invoke(self, function: str, payload: bytes, *, client_context: Optional[str] = None,
                      invoked_arn: Optional[str] = None, want_log: bool = False,
-                     request_id: Optional[str] = None) -> InvokeResult:
+                     request_id: Optional[str] = None, trace_root: Optional[str] = None) -> InvokeResult:
         fn = self._functions.get(function)
         if fn is None:
             raise FunctionNotFound(function)
@@ -222,14 +222,14 @@ class Scheduler:
         self._in_flight += 1
         try:
             return await self._run(fn, slot, payload, client_context, invoked_arn or fn.spec.arn, want_log,
-                                   request_id)
+                                   request_id, trace_root)
         finally:
             self._in_flight -= 1
             if not self._in_flight and self._drained is not None and not self._drained.done():
                 self._drained.set_result(None)
 
     async def _run(self, fn: _Function, slot: int, payload: bytes, client_context, invoked_arn: str,
-                   want_log: bool, request_id: Optional[str]) -> InvokeResult:
+                   want_log: bool, request_id: Optional[str], trace_root: Optional[str] = None) -> InvokeResult:
         spec = fn.spec
         init_ns = 0
         init_error = None
@@ -259,9 +259,11 @@ class Scheduler:
         if self._timer_deadline_ns < 0 or deadline_ns < self._timer_deadline_ns:
             self._arm_timer(deadline_ns)
         now_ns = time.time_ns()
-        # X-Ray trace header: epoch seconds, then random-looking hex taken from the request id
-        trace_id = f"Root=1-{now_ns // 1_000_000_000:08x}-{request_id[-12:]}{request_id[:8]}{request_id[9:13]};" \
-                   f"Parent={request_id[14:18]}{request_id[19:23]}{request_id[-8:]};Sampled=0"
+        # X-Ray: the caller's trace root (API Gateway's) or a new one from the epoch and the
+        # request id's random-looking hex; the segment id is new for the function
+        if trace_root is None:
+            trace_root = f"Root=1-{now_ns // 1_000_000_000:08x}-{request_id[-12:]}{request_id[:8]}{request_id[9:13]}"
+        trace_id = f"{trace_root};Parent={request_id[14:18]}{request_id[19:23]}{request_id[-8:]};Sampled=0"
         header = [wire.INVOKE, request_id, now_ns // 1_000_000 + fn.timeout_ms, invoked_arn, client_context, None,
                   trace_id]
         outcome = worker.send_invoke(header, payload)
