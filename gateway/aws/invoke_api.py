@@ -66,6 +66,7 @@ class LambdaApi(ControlOperations):
             region = specs[0].region if specs else DEFAULT_REGION
         self.region = region
         self._code: dict = {}                     # code_dir -> CodeInfo
+        self._resolved: dict = {}                 # (FunctionName label, Qualifier) -> (spec, qualifier)
         self._eic_modified: dict = {}             # FunctionName -> epoch s of the last Put/Update
         self._started_s = time.time()
         self._ids = _core.IdGenerator(os.urandom(16))
@@ -108,6 +109,9 @@ class LambdaApi(ControlOperations):
 
     def _resolve(self, raw: str, qualifier: Optional[str], request_id: str) -> tuple:
         """(spec, qualifier or None) for a FunctionName path label plus a Qualifier parameter."""
+        resolved = self._resolved.get((raw, qualifier))
+        if resolved is not None:  # names that resolved before: no regex on the Invoke path
+            return resolved
         match = _FUNCTION_NAME.fullmatch(raw) if len(raw) <= 256 else None
         if match is None:
             raise Problem(E.validation(raw, "functionName", "Member must satisfy regular expression pattern: "
@@ -125,6 +129,8 @@ class LambdaApi(ControlOperations):
         if qualifier is not None and qualifier != "$LATEST":
             # lambdagate serves $LATEST only: other versions and aliases do not exist, as on AWS
             raise Problem(E.not_found(spec.function_name, spec.region, qualifier, request_id))
+        if len(self._resolved) < 4096:
+            self._resolved[(raw, qualifier)] = (spec, qualifier)
         return spec, qualifier
 
     # ------------------------------------------------------------------ Invoke
