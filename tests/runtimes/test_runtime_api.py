@@ -319,7 +319,7 @@ def test_awslambdaric_unmodified_matches_the_native_runtime(tmp_path):
                             "request_id": ok.request_id}, name
             log = ok.log.decode()
             assert "printed 7" in log
-            assert f"[INFO]\t" in log and f"\t{ok.request_id}\tlogged" in log
+            assert "[INFO]\t" in log and f"\t{ok.request_id}\tlogged" in log
             error = json.loads(bad.payload)
             assert bad.function_error == "ValueError"
             assert error["errorType"] == "ValueError" and error["errorMessage"] == "bad input"
