@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from _common import pct, warm_round_trip
 
 HANDLER = '''
 import socket
@@ -61,11 +62,6 @@ Resources:
     Type: AWS::Serverless::Function
     Properties: {Handler: app.ping, FunctionName: ping}
 '''
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 # --------------------------------------------------------------------------- server side (--serve)
@@ -243,12 +239,7 @@ async def scheduler_baseline(root: str, n: int, seconds: float) -> dict:
     sched = Scheduler(list(spec.functions.values()), SchedulerConfig(console=None))
     await sched.start()
     try:
-        await sched.invoke("Ok", b"{}")
-        rtt = []
-        for _ in range(n):
-            t0 = time.perf_counter_ns()
-            await sched.invoke("Ok", b"{}")
-            rtt.append((time.perf_counter_ns() - t0) / 1000)
+        rtt = await warm_round_trip(sched, "Ok", n)
         rates = {}
         for callers in (1, 16):
             await asyncio.gather(*(sched.invoke("Ok", b"{}") for _ in range(callers)))

@@ -22,6 +22,7 @@ import uvloop
 
 from gateway.scheduler import Scheduler, SchedulerConfig
 from gateway.types import FunctionSpec
+from _common import pct
 
 PY_HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 NODE_HANDLER = "export const handler = async (event) => ({ ok: true });\n"
@@ -46,11 +47,6 @@ while True:
     conn.request("POST", base + rid + "/response", body=b'{{"ok":true}}')
     conn.getresponse().read()
 """
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def make_functions(root: str) -> list:

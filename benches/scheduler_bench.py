@@ -27,6 +27,7 @@ import uvloop
 import _core
 from gateway.scheduler import Scheduler, SchedulerConfig
 from gateway.types import FunctionSpec
+from _common import pct, warm_round_trip
 
 HANDLER = '''
 import time
@@ -35,21 +36,6 @@ def handler(event, context):
         time.sleep(event["sleep"])
     return {"ok": True}
 '''
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-async def warm_round_trip(sched: Scheduler, n: int) -> list:
-    await sched.invoke("Fn", b"{}")
-    samples = []
-    for _ in range(n):
-        t0 = time.perf_counter_ns()
-        await sched.invoke("Fn", b"{}")
-        samples.append((time.perf_counter_ns() - t0) / 1000)
-    return samples
 
 
 async def throughput(sched: Scheduler, callers: int, seconds: float) -> float:
@@ -110,7 +96,7 @@ async def main(quick: bool) -> None:
     await sched.start()
     n = 500 if quick else 5000
     try:
-        rtt = await warm_round_trip(sched, n)
+        rtt = await warm_round_trip(sched, "Fn", n)
         print(f"core implementation: {_core.IMPLEMENTATION}")
         print(f"warm round trip      p50 {statistics.median(rtt):7.1f} us   p99 {pct(rtt, 99):7.1f} us   (n={n})")
         secs = 1.0 if quick else 3.0
