@@ -23,7 +23,7 @@ READY = 10          # [READY, pid, init_error_type or None, max_rss_kb]; payload
 RESULT = 11         # [RESULT, request_id, error_type or None, duration_ns, max_rss_kb, log_bytes]; payload: result
 OUT_OF_MEMORY = 12  # [OUT_OF_MEMORY, rss_kb]: the worker is about to kill itself
 # gateway -> zygote (SOCK_SEQPACKET, one msgpack message each, fds attached)
-FORK = 20           # [FORK, seq, spec]; fds: worker socket, log memfd
+FORK = 20           # [FORK, seq, spec]; fds: worker's invocation and result pipe ends, log memfd
 # zygote -> gateway
 # READY, as above: [READY, zygote pid] once its imports are done
 FORKED = 21         # [FORKED, seq, pid] or [FORKED, seq, -1, error text]

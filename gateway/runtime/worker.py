@@ -1,5 +1,5 @@
 """The loop a Python worker runs after the zygote forks it: the Init phase (import
-the handler), then one invocation at a time until the gateway closes the socket.
+the handler), then one invocation at a time until the gateway closes the invocation pipe.
 
 Behaviour follows AWS's Python runtime (awslambdaric): the same context, error
 objects, fault types and messages, log formats and marshalling rules.
@@ -14,7 +14,6 @@ import os
 import random
 import resource
 import signal
-import socket
 import sys
 import threading
 import time
@@ -143,17 +142,23 @@ class MemoryWatchdog(threading.Thread):
 
 
 class Worker:
-    def __init__(self, spec: dict, sock: socket.socket):
+    def __init__(self, spec: dict, invoke_fd: int, result_fd: int):
         self.spec = spec
-        self.sock = sock
-        self.reader = sock.makefile("rb", buffering=65536)
+        self.reader = open(invoke_fd, "rb", buffering=65536)
+        self.result_fd = result_fd
         self.send_lock = threading.Lock()
         self.current = Invocation()
         self.log_format = spec.get("log_format") or "Text"
 
     def send(self, parts) -> None:
+        """One frame up the result pipe, whole (the memory watchdog's thread sends too)."""
         with self.send_lock:
-            self.sock.sendmsg(parts)
+            written = os.writev(self.result_fd, parts)
+            total = sum(len(p) for p in parts)
+            if written < total:  # a payload larger than the pipe's buffer, or a signal mid-write
+                rest = memoryview(b"".join(parts))[written:]
+                while rest:
+                    rest = rest[os.write(self.result_fd, rest):]
 
     def init(self):
         """The Init phase: returns the handler, or reports the failure and exits."""
@@ -242,7 +247,7 @@ def _forget_platform_modules() -> None:
             del sys.modules[name]
 
 
-def run(spec: dict, sock_fd: int, log_fd: int) -> int:
+def run(spec: dict, invoke_fd: int, result_fd: int, log_fd: int) -> int:
     """Entry point in the freshly forked child; returns the process exit status."""
     _install_stdio(log_fd)
     # as on AWS, where the code directory is read-only: no __pycache__ beside the user's code,
@@ -254,8 +259,9 @@ def run(spec: dict, sock_fd: int, log_fd: int) -> int:
     os.chdir(code_dir)
     sys.path[:] = [code_dir] + [p for p in spec["sys_path"] if p != code_dir]
     random.seed()
-    sock = socket.socket(fileno=sock_fd)
-    worker = Worker(spec, sock)
+    for fd in (invoke_fd, result_fd):  # not for the handler's own child processes
+        os.set_inheritable(fd, False)
+    worker = Worker(spec, invoke_fd, result_fd)
     if spec.get("memory_limit_kb"):
         MemoryWatchdog(spec["memory_limit_kb"], spec.get("memory_poll_ms", 10) / 1000, worker.send,
                        worker.current).start()

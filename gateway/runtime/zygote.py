@@ -3,7 +3,7 @@ the common standard library, and forks a new worker for every cold start.
 
 Started by the gateway as `python -m gateway.runtime.zygote <control fd> <gateway pid>`. The
 control socket is SOCK_SEQPACKET: one msgpack message per request, with the new
-worker's socket and log file attached as file descriptors. The zygote reports
+worker's pipe ends and log file attached as file descriptors. The zygote reports
 each fork's pid and each child's exit status. When the control socket closes
 (the gateway exited or died), it kills every worker it forked and exits.
 """
@@ -39,7 +39,7 @@ from gateway.runtime import worker as worker_runtime
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
-_FDS_SPACE = socket.CMSG_SPACE(2 * array.array("i").itemsize)
+_FDS_SPACE = socket.CMSG_SPACE(3 * array.array("i").itemsize)
 
 
 def _kill_group(pgid: int) -> None:
@@ -98,8 +98,8 @@ class Zygote:
         return True
 
     def _fork(self, seq: int, spec: dict, fds: list) -> None:
-        # a Python worker gets its socket and log file; an executable runtime only its log file
-        expected = 1 if "argv" in spec else 2
+        # a Python worker gets its two pipe ends and log file; an executable runtime only its log file
+        expected = 1 if "argv" in spec else 3
         if len(fds) != expected:
             for fd in fds:
                 os.close(fd)
@@ -115,7 +115,7 @@ class Zygote:
         if pid == 0:
             if expected == 1:
                 self._become_executable(spec, fds[0])
-            self._become_worker(spec, fds[0], fds[1])
+            self._become_worker(spec, fds[0], fds[1], fds[2])
         for fd in fds:
             os.close(fd)
         self.children.add(pid)
@@ -148,11 +148,11 @@ class Zygote:
             finally:
                 os._exit(127)
 
-    def _become_worker(self, spec: dict, sock_fd: int, log_fd: int) -> None:
+    def _become_worker(self, spec: dict, invoke_fd: int, result_fd: int, log_fd: int) -> None:
         status = 1
         try:
             self._leave_zygote()
-            status = worker_runtime.run(spec, sock_fd, log_fd)
+            status = worker_runtime.run(spec, invoke_fd, result_fd, log_fd)
         finally:
             try:
                 sys.stdout.flush()

@@ -6,7 +6,6 @@ import asyncio
 import fcntl
 import logging
 import os
-import socket
 import time
 from typing import Optional
 
@@ -129,7 +128,7 @@ class Launcher:
                 await self._fork_python(zygote, spec, worker, log_fd)
             else:
                 runtime_api = await worker.start_endpoint()
-                worker.pid = await zygote.fork(exec_worker_spec(spec, argv, runtime_api), None, log_fd)
+                worker.pid = await zygote.fork(exec_worker_spec(spec, argv, runtime_api), (), log_fd)
                 self._exec_workers[worker.pid] = worker
                 if zygote.has_exited(worker.pid):  # its exit came with the fork's answer
                     self._on_exit(worker.pid, -1)
@@ -156,10 +155,15 @@ class Launcher:
         return worker, init_ns, None
 
     async def _fork_python(self, zygote: ZygoteProcess, spec: FunctionSpec, worker: Worker, log_fd: int) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Two pipes, not one socket pair: a reader blocked on a socket is also woken each time
+        # its peer frees buffer space, so every result the gateway read woke the idle worker
+        # once for nothing. A pipe keeps readers and writers on separate wait queues.
+        invoke_r, invoke_w = os.pipe2(os.O_CLOEXEC)
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
-            await self._loop.create_unix_connection(lambda: worker, sock=ours)
+            await worker.connect(open(invoke_w, "wb", buffering=0), open(result_r, "rb", buffering=0))
             worker.pid = await zygote.fork(python_worker_spec(spec, self.memory_poll_ms, self.enforce_memory),
-                                           theirs, log_fd)
+                                           (invoke_r, result_w), log_fd)
         finally:
-            theirs.close()
+            os.close(invoke_r)
+            os.close(result_w)

@@ -106,12 +106,19 @@ class BaseWorker:
 
 
 class Worker(BaseWorker, asyncio.Protocol):
-    """A Python worker forked from the zygote: frames over a socket pair."""
+    """A Python worker forked from the zygote: invocation frames down one pipe,
+    results up another (this object is the result pipe's protocol)."""
 
     def __init__(self, slot: int, fn_index: int, generation: int, log_fd: int, loop: asyncio.AbstractEventLoop):
         super().__init__(slot, fn_index, generation, log_fd, loop)
-        self.transport: Optional[asyncio.Transport] = None
+        self.transport: Optional[asyncio.ReadTransport] = None    # results
+        self.writer: Optional[asyncio.WriteTransport] = None      # invocations
         self.scanner = FrameScanner()
+
+    async def connect(self, invoke_pipe, result_pipe) -> None:
+        """Attach the gateway's ends of the two pipes (file objects, handed over)."""
+        self.writer, _ = await self.loop.connect_write_pipe(asyncio.BaseProtocol, invoke_pipe)
+        await self.loop.connect_read_pipe(lambda: self, result_pipe)
 
     # ------------------------------------------------------------------ protocol
 
@@ -145,18 +152,22 @@ class Worker(BaseWorker, asyncio.Protocol):
     def send_invoke(self, header: list, payload: bytes) -> asyncio.Future:
         future = self.loop.create_future()
         self.pending = future
-        self.transport.writelines(wire.frame_parts(header, payload))
+        self.writer.writelines(wire.frame_parts(header, payload))
         return future
 
     def kill(self) -> None:
         """SIGKILL the process (if it has one yet) and drop the connection."""
         self.state = DEAD
         send_signal(self.pid, signal.SIGKILL)
+        if self.writer is not None:
+            self.writer.abort()
         if self.transport is not None:
-            self.transport.abort()
+            self.transport.close()  # a read pipe has nothing to drop (uvloop's has no abort)
 
     def close_gently(self) -> None:
-        """Close the socket: an idle worker sees end-of-input and exits by itself."""
+        """Close the pipes: an idle worker sees end-of-input and exits by itself."""
         self.state = DEAD
+        if self.writer is not None:
+            self.writer.close()
         if self.transport is not None:
             self.transport.close()

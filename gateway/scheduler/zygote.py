@@ -55,10 +55,11 @@ class ZygoteProcess:
     def alive(self) -> bool:
         return self._control is not None and self.process is not None and self.process.poll() is None
 
-    async def fork(self, spec: dict, worker_sock: Optional[socket.socket], log_fd: int) -> int:
+    async def fork(self, spec: dict, worker_fds: tuple, log_fd: int) -> int:
         """Fork a worker with this spec; the descriptors are handed over. Returns its pid.
 
-        A spec with "argv" execs that program (no socket: it talks to the Runtime API).
+        `worker_fds` are a Python worker's two pipe ends (invocations in, results out); a
+        spec with "argv" execs that program, which gets none (it talks to the Runtime API).
         """
         if not self.alive:
             raise ZygoteError("the zygote is not running")
@@ -66,7 +67,7 @@ class ZygoteProcess:
         seq = self._seq
         future = self._loop.create_future()
         self._forks[seq] = future
-        fds = array.array("i", [log_fd] if worker_sock is None else [worker_sock.fileno(), log_fd])
+        fds = array.array("i", [*worker_fds, log_fd])
         try:
             self._control.sendmsg([msgpack.packb([wire.FORK, seq, spec])],
                                   [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
