@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from typing import Optional
 
@@ -17,7 +18,7 @@ import orjson
 import _core
 from gateway.aws import apigw
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
-from gateway.http_io import ClientGone, declared_length, read_body, respond
+from gateway.http_io import ClientGone, body_framing, read_body, respond
 from gateway.routing import RouteTable
 from gateway.types import Invoker, RouteSpec
 
@@ -26,6 +27,11 @@ log = logging.getLogger("lambdagate")
 MAX_BODY_BYTES = 10 * 1024 * 1024          # API Gateway's payload limit
 # scope key under which lambdagate's server passes the header names as the client cased them
 RAW_HEADERS_KEY = "lambdagate.raw_headers"
+# scope key of a callable(status, headers, body) -> bool that sends a whole response at once
+RESPOND_KEY = "lambdagate.respond"
+# what HTTP forbids in header names and values (uvicorn's own checks, on the ASGI path)
+_BAD_NAME_BYTES = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
+_BAD_VALUE_BYTES = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 REST_INTEGRATION_TIMEOUT_S = 29.0
 HTTP_INTEGRATION_TIMEOUT_S = 30.0
 
@@ -57,8 +63,11 @@ class ApiGateway:
         except Exception:  # a bug of lambdagate's: logged here, an AWS-shaped 500 for the client
             log.exception("%s %s: unexpected error", scope.get("method"), scope.get("path"))
             response = apigw.rest_error(500, "Internal server error", "InternalServerErrorException", spaced=True)
-        response[1].append((b"content-length", str(len(response[2])).encode()))
-        await respond(send, response)
+        status, headers, body = response
+        headers.append((b"content-length", str(len(body)).encode()))
+        respond_whole = scope.get(RESPOND_KEY)
+        if respond_whole is None or not respond_whole(status, headers, body):
+            await respond(send, response)
 
     async def _handle(self, scope, receive):
         """The response (status, headers, body) to one request."""
@@ -79,10 +88,13 @@ class ApiGateway:
 
         v1 = rest or route.payload_format == "1.0"
         request_id = self._ids.next_id() if v1 else self._ids.next_short_id()
-        declared = declared_length(scope)
-        # API Gateway refuses an oversized body without reading it
-        body = None if declared is not None and declared > MAX_BODY_BYTES else \
-            (await read_body(receive, MAX_BODY_BYTES))[0]
+        declared, may_have_body = body_framing(scope)
+        if declared is not None and declared > MAX_BODY_BYTES:
+            body = None  # API Gateway refuses an oversized body without reading it
+        elif may_have_body:
+            body = (await read_body(receive, MAX_BODY_BYTES))[0]
+        else:
+            body = b""
         if body is None:
             return apigw.rest_content_length_exceeded() if rest else apigw.http_payload_too_large(request_id)
         now_ms = time.time_ns() // 1_000_000
@@ -131,6 +143,7 @@ class ApiGateway:
             else:
                 response = apigw.map_http_response(result.payload, route.payload_format)
                 response[1].append((b"apigw-requestid", request_id.encode()))
+            _check_header_bytes(response[1])
             return response
         except apigw.MalformedResponse as exc:
             log.error("Execution failed due to configuration error: Malformed Lambda proxy response "
@@ -163,6 +176,14 @@ def _trace_root(event_headers: dict) -> Optional[str]:
     if value and value.startswith("Root="):
         return value.split(";", 1)[0]
     return None
+
+
+def _check_header_bytes(headers) -> None:
+    """A function's header names and values must not break the HTTP framing (CR, LF, NUL...).
+    Joined, two searches cover them all: a tab is legal in values and never in names."""
+    if _BAD_NAME_BYTES.search(b"".join([name for name, _ in headers])) or \
+            _BAD_VALUE_BYTES.search(b"\t".join([value for _, value in headers])):
+        raise apigw.MalformedResponse("a header name or value holds characters HTTP does not allow")
 
 
 def _forget_task(tasks: set):

@@ -32,15 +32,22 @@ async def read_body(receive, limit: int) -> tuple:
     return (b"".join(chunks) if size <= limit else None), size
 
 
-def declared_length(scope) -> Optional[int]:
-    """The request's Content-Length, when it sent a valid one."""
+def body_framing(scope) -> tuple:
+    """(Content-Length when valid, whether a body may follow). A request with neither a
+    Content-Length nor a Transfer-Encoding has no body (RFC 9112 §6.3): nothing to read."""
+    length = None
+    may_follow = False
     for key, value in scope["headers"]:
         if key == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                may_follow = True
+            else:
+                may_follow = may_follow or length > 0
+        elif key == b"transfer-encoding":
+            may_follow = True
+    return length, may_follow
 
 
 async def respond(send, response) -> None:

@@ -10,10 +10,12 @@ import signal
 import sys
 import time
 
-import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from functools import partial
 
-from gateway.apigateway import RAW_HEADERS_KEY
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from gateway.apigateway import RAW_HEADERS_KEY, RESPOND_KEY
 from gateway.app import build_api_app
 from gateway.billing import format_summary, summary_row
 from gateway.config import Config
@@ -54,6 +56,14 @@ class _OneWriteTransport:
             if not self._transport.is_closing():
                 self._transport.write(head)
 
+    def write_whole(self, data, body=None) -> None:
+        """A complete response: its bytes, or its head and a large body (one vectored write)."""
+        self._flush()
+        if body is None:
+            self._transport.write(data)
+        else:
+            self._transport.writelines((data, body))
+
     def close(self) -> None:
         self._flush()
         self._transport.close()
@@ -69,9 +79,47 @@ class _OneWriteProtocol(HttpToolsProtocol):
         super().connection_made(_OneWriteTransport(transport, self.loop))
 
 
+_SMALL_BODY_BYTES = 16384   # below this, copying the body into the head beats a vectored write
+
+
+def _respond_whole(cycle, status: int, headers: list, body: bytes) -> bool:
+    """Send a complete response (headers already valid, content-length among them) in one
+    write, settling uvicorn's request cycle as its two ASGI sends would. False when the
+    response must take the ASGI path instead (already started, or the client is not
+    reading and writes must wait)."""
+    if cycle.response_started or cycle.flow.write_paused or cycle.access_log:
+        return False
+    cycle.response_started = cycle.response_complete = True
+    cycle.waiting_for_100_continue = False
+    if cycle.disconnected:
+        return True
+    content = [STATUS_LINE[status]]
+    for name, value in cycle.default_headers:
+        content += (name, b": ", value, b"\r\n")
+    for name, value in headers:
+        content += (name, b": ", value, b"\r\n")
+    if not cycle.keep_alive:
+        content.append(b"connection: close\r\n")
+    content.append(b"\r\n")
+    transport = cycle.transport
+    if cycle.scope["method"] == "HEAD" or not body:
+        transport.write_whole(b"".join(content))
+    elif len(body) < _SMALL_BODY_BYTES:
+        content.append(body)
+        transport.write_whole(b"".join(content))
+    else:
+        transport.write_whole(b"".join(content), body)
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        transport.close()
+    cycle.on_response()
+    return True
+
+
 class _ApiGatewayProtocol(_OneWriteProtocol):
-    """... that also passes the header names as the client sent them: REST API events
-    keep the client's casing, and ASGI lower-cases names."""
+    """... that also passes the header names as the client sent them (REST API events
+    keep the client's casing, and ASGI lower-cases names), and lets the gateway send a
+    whole response in one call instead of two ASGI messages."""
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -82,6 +130,52 @@ class _ApiGatewayProtocol(_OneWriteProtocol):
         self.raw_headers.append((name, value))
         super().on_header(name, value)
 
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:
+            self.scope[RESPOND_KEY] = partial(_respond_whole, cycle)
+
+    # Keep-alive timeout, lazily: uvicorn arms a fresh timer after every response and cancels
+    # it when the next request comes, a timer handle per request. Here one timer per
+    # connection checks, when it fires, whether the connection has been idle long enough.
+    _idle_deadline_s = None     # loop time at which an idle connection is closed; None: busy
+    _idle_timer = None
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_deadline_s = None
+        super()._unset_keepalive_if_required()
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            self._idle_deadline_s = None
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_deadline_s = deadline_s = self.loop.time() + self.timeout_keep_alive
+        if self._idle_timer is None:
+            self._idle_timer = self.loop.call_at(deadline_s, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        deadline_s = self._idle_deadline_s
+        if deadline_s is None or self.transport.is_closing():
+            return  # busy: the next response arms the timer again
+        if self.loop.time() >= deadline_s:
+            self.timeout_keep_alive_handler()
+        else:
+            self._idle_timer = self.loop.call_at(deadline_s, self._check_idle)
+
+    def connection_lost(self, exc) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        super().connection_lost(exc)
+
 
 class _Server(uvicorn.Server):
     """uvicorn's server without its own signal handling: the lifecycle below owns it."""
@@ -90,9 +184,10 @@ class _Server(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-def _http_server(app, host: str, port: int, config: Config, protocol=_OneWriteProtocol) -> _Server:
+def _http_server(app, host: str, port: int, config: Config, protocol=_OneWriteProtocol,
+                 keep_alive_s: float = 5.0) -> _Server:
     return _Server(uvicorn.Config(app, host=host, port=port, loop="none", http=protocol, ws="none", lifespan="off",
-                                  access_log=False,
+                                  access_log=False, timeout_keep_alive=keep_alive_s,
                                   log_level="debug" if config.debug else "warning",
                                   timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)),
                                   server_header=False, proxy_headers=False))
