@@ -118,10 +118,11 @@ def _b64decode(text: str) -> bytes:
         raise MalformedResponse(f"body is not valid base64: {exc}") from None
 
 
-def _merge_headers(headers: Any, multi: Any) -> list[tuple[str, str]]:
+def _merge_headers(headers: Any, multi: Any) -> dict[str, list[str]]:
     """``headers`` + ``multiValueHeaders``: for a name present in both (case-insensitively) the
     ``multiValueHeaders`` values replace the single value (LocalStack's AWS-validated snapshot
-    ``invoke-api-multi-headers-overwrite``; the docs' "only the values from multiValueHeaders")."""
+    ``invoke-api-multi-headers-overwrite``; the docs' "only the values from multiValueHeaders").
+    Raises for malformed fields; the result's names are distinct case-insensitively."""
     merged: dict[str, tuple[str, list[str]]] = {}
     if headers is not None:
         if not isinstance(headers, dict):
@@ -138,7 +139,7 @@ def _merge_headers(headers: Any, multi: Any) -> list[tuple[str, str]]:
             if not isinstance(values, list):
                 raise MalformedResponse(f"multiValueHeaders[{name!r}] must be a list")
             merged[name.lower()] = (name, [_text(v, f"header {name}") for v in values if v is not None])
-    return [(name, v) for name, values in merged.values() for v in values]
+    return dict(merged.values())
 
 
 def _load(payload: bytes) -> Any:
@@ -152,28 +153,112 @@ def _load(payload: bytes) -> Any:
 _FRAMING = frozenset(("content-length", "transfer-encoding", "connection"))
 
 
-def _finish(status: int, pairs: list[tuple[str, str]], body: bytes, ct_name: bytes) -> Response:
-    out: Headers = []
-    has_ct = False
-    for name, value in pairs:
-        lname = name.lower()
-        if lname in _FRAMING:
-            continue
-        if not has_ct and lname == "content-type":
-            has_ct = True
-        out.append((_enc(name), _enc(value)))
-    if not has_ct:
-        out.append((ct_name, b"application/json"))
-    return status, out, body
-
-
 def _first_accept(accept: Optional[str]) -> str:
     if not accept:
         return ""
     return accept.split(",", 1)[0].split(";", 1)[0].strip().lower()
 
 
+_SCALARS = (bool, int, float)  # values _text renders (it raises for the rest)
+_PLAIN, _CONTENT_TYPE, _FRAMED = 0, 1, 2
+# response header name -> (lower-cased, encoded, kind); a function sends the same few names
+_names: dict[str, tuple[str, bytes, int]] = {}
+
+
+def _name_info(name: str) -> tuple[str, bytes, int]:
+    info = _names.get(name)
+    if info is None:
+        lname = name.lower()
+        kind = _FRAMED if lname in _FRAMING else _CONTENT_TYPE if lname == "content-type" else _PLAIN
+        info = (lname, _enc(name), kind)
+        if len(_names) >= 1024:
+            _names.clear()
+        _names[name] = info
+    return info
+
+
+def _encode_headers(headers: Any, multi: Any, cookies: Optional[list], ct_name: bytes) -> Optional[Headers]:
+    """The response headers: ``headers`` and ``multiValueHeaders`` values as strings, then one
+    set-cookie per cookie (an already checked list of strings), framing headers left out, and
+    ``ct_name: application/json`` last when no Content-Type was given.
+
+    None when ``_merge_headers`` must decide first: a name repeated case-insensitively (merging
+    keeps one of them), a value that is neither a string nor a number, a field of the wrong type
+    (it raises). Its result then always goes through: names distinct, values strings."""
+    out: Headers = []
+    seen: set[str] = set()
+    has_ct = False
+    if headers is not None:
+        if type(headers) is not dict:
+            return None
+        for name, value in headers.items():
+            if type(value) is not str:
+                if value is None:
+                    continue
+                if type(value) not in _SCALARS:
+                    return None
+                value = _text(value, "")
+            lname, bname, kind = _names.get(name) or _name_info(name)
+            if lname in seen:
+                return None
+            seen.add(lname)
+            if kind:
+                if kind == _FRAMED:
+                    continue
+                has_ct = True
+            try:
+                out.append((bname, value.encode("latin-1")))
+            except UnicodeEncodeError:
+                out.append((bname, value.encode("utf-8")))
+    if multi is not None:
+        if type(multi) is not dict:
+            return None
+        for name, values in multi.items():
+            if values is None:
+                continue
+            if type(values) is not list:
+                return None
+            lname, bname, kind = _names.get(name) or _name_info(name)
+            if lname in seen:
+                return None
+            seen.add(lname)
+            for value in values:
+                if type(value) is not str:
+                    if value is None:
+                        continue
+                    if type(value) not in _SCALARS:
+                        return None
+                    value = _text(value, "")
+                if kind:
+                    if kind == _FRAMED:
+                        continue
+                    has_ct = True
+                try:
+                    out.append((bname, value.encode("latin-1")))
+                except UnicodeEncodeError:
+                    out.append((bname, value.encode("utf-8")))
+    for cookie in cookies or ():
+        try:
+            out.append((b"set-cookie", cookie.encode("latin-1")))
+        except UnicodeEncodeError:
+            out.append((b"set-cookie", cookie.encode("utf-8")))
+    if not has_ct:
+        out.append((ct_name, b"application/json"))
+    return out
+
+
+def _headers_of(headers: Any, multi: Any, ct_name: bytes) -> Headers:
+    if headers is None and multi is None:
+        return [(ct_name, b"application/json")]
+    out = _encode_headers(headers, multi, None, ct_name)
+    return _encode_headers(None, _merge_headers(headers, multi), None, ct_name) if out is None else out
+
+
 # --------------------------------------------------------------------------- response mapping
+#
+# Each mapper reads and checks the fields in the same order (status, headers, cookies, body,
+# isBase64Encoded), so a malformed result always fails with the same message. orjson gives exact
+# types: ``type(x) is int`` / ``is str`` take the common case inline, the helpers the rest.
 
 def map_rest_response(payload: bytes, accept: Optional[str],
                       binary_media_types: Sequence[str]) -> Response:
@@ -187,23 +272,27 @@ def map_rest_response(payload: bytes, accept: Optional[str],
     client's Accept header matches binaryMediaTypes; otherwise the base64 text is sent as is.
     """
     obj = _load(payload)
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise MalformedResponse("a REST proxy response must be a JSON object")
     if not _REST_KEYS.issuperset(obj):
         extra = sorted(set(obj) - _REST_KEYS)
         raise MalformedResponse(f"unexpected keys in the proxy response: {', '.join(extra)}")
-    raw_status = obj.get("statusCode")
-    status = 200 if raw_status is None else _status(raw_status)
-    pairs = _merge_headers(obj.get("headers"), obj.get("multiValueHeaders"))
-    text = _body(obj.get("body"))
+    status = obj.get("statusCode")
+    if status is None:
+        status = 200
+    elif not (type(status) is int and 100 <= status <= 599):
+        status = _status(status)
+    headers = _headers_of(obj.get("headers"), obj.get("multiValueHeaders"), b"Content-Type")
+    text = obj.get("body")
+    if type(text) is not str:
+        text = _body(text)
     b64 = obj.get("isBase64Encoded")
     if b64 is None:
         b64 = obj.get("base64Encoded")
-    if _flag(b64) and binary_media_types and media_type_matches(_first_accept(accept), binary_media_types):
-        body = _b64decode(text)
-    else:
-        body = text.encode()
-    return _finish(status, pairs, body, b"Content-Type")
+    if (b64 is not None and b64 is not False and _flag(b64) and binary_media_types
+            and media_type_matches(_first_accept(accept), binary_media_types)):
+        return status, headers, _b64decode(text)
+    return status, headers, text.encode()
 
 
 def map_http_response(payload: bytes, payload_format: str) -> Response:
@@ -220,36 +309,43 @@ def map_http_response(payload: bytes, payload_format: str) -> Response:
     """
     obj = _load(payload)
     if payload_format == "1.0":
-        if not isinstance(obj, dict):
+        if type(obj) is not dict:
             raise MalformedResponse("a payload 1.0 response must be a JSON object")
-        raw_status = obj.get("statusCode")
-        if raw_status is None:
+        status = obj.get("statusCode")
+        if status is None:
             raise MalformedResponse("statusCode is required")
-        status = _status(raw_status)
-        pairs = _merge_headers(obj.get("headers"), obj.get("multiValueHeaders"))
-        text = _body(obj.get("body"))
-        body = _b64decode(text) if _flag(obj.get("isBase64Encoded")) else text.encode()
-        return _finish(status, pairs, body, b"Content-Type")
-
-    if not isinstance(obj, dict) or obj.get("statusCode") is None:
-        if isinstance(obj, dict) and "errorMessage" in obj:
+        if not (type(status) is int and 100 <= status <= 599):
+            status = _status(status)
+        headers = _headers_of(obj.get("headers"), obj.get("multiValueHeaders"), b"Content-Type")
+    elif type(obj) is not dict or obj.get("statusCode") is None:
+        if type(obj) is dict and "errorMessage" in obj:
             raise MalformedResponse("the function returned an error object")
-        body = obj.encode() if isinstance(obj, str) else payload.strip()
+        body = obj.encode() if type(obj) is str else payload.strip()
         return 200, [(b"content-type", b"application/json")], body
-
-    status = _status(obj["statusCode"])
-    pairs = _merge_headers(obj.get("headers"), None)
-    cookies = obj.get("cookies")
-    if cookies is not None:
-        if not isinstance(cookies, list):
-            raise MalformedResponse("cookies must be a list of strings")
-        for cookie in cookies:
-            if not isinstance(cookie, str):
+    else:
+        status = obj["statusCode"]
+        if not (type(status) is int and 100 <= status <= 599):
+            status = _status(status)
+        fields, cookies = obj.get("headers"), obj.get("cookies")
+        if cookies is None:
+            headers = _headers_of(fields, None, b"content-type")
+        elif type(cookies) is list and all(type(c) is str for c in cookies):
+            headers = _encode_headers(fields, None, cookies, b"content-type")
+        else:
+            headers = None
+        if headers is None:  # the headers are checked before the cookies
+            merged = _merge_headers(fields, None)
+            if cookies is not None and (not isinstance(cookies, list)
+                                        or not all(isinstance(c, str) for c in cookies)):
                 raise MalformedResponse("cookies must be a list of strings")
-            pairs.append(("set-cookie", cookie))
-    text = _body(obj.get("body"))
-    body = _b64decode(text) if _flag(obj.get("isBase64Encoded")) else text.encode()
-    return _finish(status, pairs, body, b"content-type")
+            headers = _encode_headers(None, merged, cookies, b"content-type")
+    text = obj.get("body")
+    if type(text) is not str:
+        text = _body(text)
+    b64 = obj.get("isBase64Encoded")
+    if b64 is not None and b64 is not False and _flag(b64):
+        return status, headers, _b64decode(text)
+    return status, headers, text.encode()
 
 
 # --------------------------------------------------------------------------- API Gateway's own errors
