@@ -143,3 +143,20 @@ def test_a_user_module_named_like_lambdagates_package_is_the_users(run, make_fun
     [out] = _invoke_all(run, open_scheduler, [spec])
     assert out["mine"] is True
     assert os.path.realpath(out["file"]) == os.path.realpath(os.path.join(spec.code_dir, "gateway.py"))
+
+
+SCHED_POLICY = """
+import os
+
+def handler(event, context):
+    return {"policy": os.sched_getscheduler(0), "nice": os.nice(0), "pid": os.getpid()}
+"""
+
+
+def test_workers_run_under_sched_batch_at_the_gateways_niceness(run, make_function, open_scheduler):
+    # a woken worker must not preempt the gateway; its CPU share (niceness) stays the same
+    spec = make_function(SCHED_POLICY, name="PolicyFn")
+    [out] = _invoke_all(run, open_scheduler, [spec])
+    assert out["policy"] == os.SCHED_BATCH
+    assert out["nice"] == os.nice(0)
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER   # the gateway itself is left as it was
