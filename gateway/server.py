@@ -56,6 +56,9 @@ class _OneWriteTransport:
             if not self._transport.is_closing():
                 self._transport.write(head)
 
+    def is_closing(self) -> bool:  # asked after every response: spare it __getattr__
+        return self._transport.is_closing()
+
     def write_whole(self, data, body=None) -> None:
         """A complete response: its bytes, or its head and a large body (one vectored write)."""
         self._flush()
@@ -126,9 +129,12 @@ class _ApiGatewayProtocol(_OneWriteProtocol):
         self.raw_headers = []
         self.scope[RAW_HEADERS_KEY] = self.raw_headers
 
-    def on_header(self, name: bytes, value: bytes) -> None:
+    def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, inlined: once per header
         self.raw_headers.append((name, value))
-        super().on_header(name, value)
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import orjson
@@ -54,6 +55,11 @@ class MalformedResponse(ValueError):
 # base64Encoded is accepted as an alias of isBase64Encoded (SAM: found "by trial"; aws-sam-cli#2434).
 _REST_KEYS = frozenset(("statusCode", "body", "headers", "multiValueHeaders", "isBase64Encoded",
                         "base64Encoded"))
+# Header names are tokens (RFC 9110 5.1, 5.6.2) and values hold no control characters but tab
+# (5.5). Checked on the names joined with ":" (not a token character: one more than the
+# separators means a name held one) and the values joined with tab.
+_TOKENS = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?::[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*")
+_BAD_VALUE_BYTES = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 _ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
@@ -242,6 +248,12 @@ def _encode_headers(headers: Any, multi: Any, cookies: Optional[list], ct_name: 
             out.append((b"set-cookie", cookie.encode("latin-1")))
         except UnicodeEncodeError:
             out.append((b"set-cookie", cookie.encode("utf-8")))
+    # the function's names and values must not break the HTTP framing (CR, LF, NUL, a name
+    # that is not a token...); two scans over the joined names and values check them all
+    if out and (_TOKENS.fullmatch(names := b":".join([name for name, _ in out])) is None
+                or names.count(b":") != len(out) - 1       # a ":" inside a name
+                or _BAD_VALUE_BYTES.search(b"\t".join([value for _, value in out]))):
+        raise MalformedResponse("a header name or value holds characters HTTP does not allow")
     if not has_ct:
         out.append((ct_name, b"application/json"))
     return out

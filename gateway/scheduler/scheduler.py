@@ -49,11 +49,12 @@ def _mb(kb: int) -> int:
 
 
 class _Function:
-    __slots__ = ("spec", "index", "generation", "timeout_ns", "timeout_ms")
+    __slots__ = ("spec", "index", "generation", "timeout_ns", "timeout_ms", "arn")
 
     def __init__(self, spec: FunctionSpec, index: int):
         self.spec = spec
         self.index = index
+        self.arn = spec.arn   # formatted once, not per invocation
         self.generation = 0
         self.timeout_ns = int(spec.timeout_s * 1_000_000_000)
         self.timeout_ms = int(spec.timeout_s * 1000)
@@ -221,7 +222,7 @@ class Scheduler:
             slot = COLD
         self._in_flight += 1
         try:
-            return await self._run(fn, slot, payload, client_context, invoked_arn or fn.spec.arn, want_log,
+            return await self._run(fn, slot, payload, client_context, invoked_arn or fn.arn, want_log,
                                    request_id, trace_root)
         finally:
             self._in_flight -= 1

@@ -24,7 +24,7 @@ HEADER_CASES = [
     {"X-A": "1"},
     {"Content-Type": "text/html", "Cache-Control": "no-store"},
     {"X-N": 3, "X-F": 2.5, "X-T": True, "X-F2": False, "X-None": None},
-    {"X-Euro": "\u20ac", "X-Caf\u00e9": "caf\u00e9"},
+    {"X-Euro": "\u20ac", "X-Cafe": "caf\u00e9"},
     {"Content-Length": "99", "Transfer-Encoding": "chunked", "Connection": "close", "X-Keep": "1"},
     {"X-A": "1", "x-a": "2"},                       # repeated case-insensitively: general path
     {"X-None": None, "x-none": "kept"},
@@ -54,6 +54,16 @@ def test_encoder_matches_the_general_path(headers, multi):
     for cookies in (None, ["c=1", "d=\u20ac"]):
         assert map_http_response(j({"statusCode": 200, "headers": headers, "cookies": cookies}), "2.0")[1] == \
             general(headers, None, cookies, b"content-type")
+
+
+@pytest.mark.parametrize("name", ["X-Caf\u00e9", "", "a b", "a:b", "X/Y", "what?", "X\r\nInjected"])
+def test_header_names_outside_the_token_grammar_are_malformed_on_both_paths(name):
+    for headers, multi in (({name: "v"}, None), ({"X-Ok": "1", name: "v"}, None), (None, {name: ["v"]}),
+                           ({"X-A": "1", "x-a": "2", name: "v"}, None)):   # the last one: general path
+        with pytest.raises(MalformedResponse, match="characters HTTP does not allow"):
+            R._headers_of(headers, multi, b"Content-Type")
+        with pytest.raises(MalformedResponse, match="characters HTTP does not allow"):
+            map_rest_response(j({"statusCode": 200, "headers": headers, "multiValueHeaders": multi}), None, ())
 
 
 def test_case_insensitive_repeats_take_the_general_path():
