@@ -2,7 +2,7 @@
 against a bare Starlette app on uvicorn returning the same body, both driven by
 wrk in the same run.
 
-    python benches/load_bench.py [--duration 10] [--connections 1,16]
+    python benches/load_bench.py [--duration 10] [--connections 1,16] [--rounds 3]
 
 Needs `wrk` (Debian package); the script looks for it and installs it with
 apt-get when it is missing and it runs as root. Prints req/s, p50 and p99 for
@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,6 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", default="1,16", help="comma-separated connection counts")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds per connection count; "
+                        "medians are printed (default 1)")
     args = parser.parse_args()
     wrk = find_wrk()
     work = tempfile.mkdtemp(prefix="lambdagate-load-")
@@ -126,31 +129,39 @@ def main() -> None:
     base_port, lg_port, stub_port = free_port(), free_port(), free_port()
     baseline = start([sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(base_port), "--loop",
                       "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"], base_port, work)
-    gateway = start([sys.executable, "-m", "gateway.cli", "start-api", "-t", EXAMPLE, "-p", str(lg_port),
-                     "--lambda-port", "0", "--no-reload", "--quiet", "--state-dir", os.path.join(work, "state")],
-                    lg_port, work)
     # the same HTTP side with the function answered in-process: the worker hop's cost is the difference
     stub = start([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "stub_gateway.py"),
                   EXAMPLE, str(stub_port)], stub_port, work)
+    gateway = None
     try:
         wait_port(base_port, baseline)
         wait_port(stub_port, stub)
+        # started last, on a quiet machine, so that its time to ready is its own
+        gateway = start([sys.executable, "-m", "gateway.cli", "start-api", "-t", EXAMPLE, "-p", str(lg_port),
+                         "--lambda-port", "0", "--no-reload", "--quiet", "--state-dir", os.path.join(work, "state")],
+                        lg_port, work)
         ready_s = wait_port(lg_port, gateway)
         cold_ms = first_request_ms(f"http://127.0.0.1:{lg_port}/hello")
         print(f"lambdagate ready after {ready_s * 1000:.0f} ms (process start to port open); "
               f"first (cold) request {cold_ms:.1f} ms")
         first_request_ms(f"http://127.0.0.1:{base_port}/hello")
-        print(f"{'server':<12}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+        print(f"{'server':<12}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+              + (f"   (medians of {args.rounds} interleaved rounds)" if args.rounds > 1 else ""))
         for c in conns:
-            rows = {}
-            for name, port in (("baseline", base_port), ("stub", stub_port), ("lambdagate", lg_port)):
-                rows[name] = r = run_wrk(wrk, f"http://127.0.0.1:{port}/hello", c, args.duration)
-                print(f"{name:<12}{c:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>9}")
+            runs = {"baseline": [], "stub": [], "lambdagate": []}
+            for _ in range(args.rounds):  # interleaved, so that a noisy spell hits every server alike
+                for name, port in (("baseline", base_port), ("stub", stub_port), ("lambdagate", lg_port)):
+                    runs[name].append(run_wrk(wrk, f"http://127.0.0.1:{port}/hello", c, args.duration))
+            rows = {name: {key: statistics.median(r[key] for r in results) for key in results[0]}
+                    for name, results in runs.items()}
+            for name, r in rows.items():
+                print(f"{name:<12}{c:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>9.0f}")
             print(f"{'ratio':<12}{c:>6}{rows['lambdagate']['rps'] / rows['baseline']['rps']:>10.2f}x"
                   f"   (stub/baseline {rows['stub']['rps'] / rows['baseline']['rps']:.2f}x)")
     finally:
         stop(stub)
-        stop(gateway)
+        if gateway is not None:
+            stop(gateway)
         stop(baseline)
 
 
