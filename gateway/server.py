@@ -171,7 +171,9 @@ class _ApiGatewayProtocol(_OneWriteProtocol):
         deadline_s = self._idle_deadline_s
         if deadline_s is None or self.transport.is_closing():
             return  # busy: the next response arms the timer again
-        if self.loop.time() >= deadline_s:
+        # uvloop's clock ticks in whole milliseconds: a deadline a hair past the tick the timer
+        # fired on is due, not a reason to re-arm for "now" until the next tick
+        if self.loop.time() + 0.001 >= deadline_s:
             self.timeout_keep_alive_handler()
         else:
             self._idle_timer = self.loop.call_at(deadline_s, self._check_idle)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+import gateway.server as gwserver
 from gwtestlib import FakeInvoker, ServerPool, TestClient
+from wirelib import FUNCTIONS, ROUTES, WireServer, CountingProtocol, scripted_answer
 
 
 @pytest.fixture
@@ -53,3 +55,53 @@ def module_start_api(tmp_path_factory):
         yield pool.start
     finally:
         pool.close()
+
+
+# --------------------------------------------------------------------------- the API port over real sockets
+# (test_server_wire.py, test_server_connections.py; helpers in wirelib.py)
+
+@pytest.fixture
+def invoker() -> FakeInvoker:
+    fake = FakeInvoker(FUNCTIONS)
+    for name in FUNCTIONS:
+        fake.script[name] = scripted_answer
+    return fake
+
+
+@pytest.fixture
+def wire_server(invoker):
+    """``wire_server(keep_alive_s=5.0, protocol=_ApiGatewayProtocol, routes=ROUTES)``: a started
+    WireServer on the `invoker` fixture; stopped at teardown."""
+    servers = []
+
+    def make(keep_alive_s: float = 5.0, protocol=gwserver._ApiGatewayProtocol, routes=ROUTES) -> WireServer:
+        server = WireServer(routes, invoker, keep_alive_s, protocol)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def whole(monkeypatch):
+    """Every `_respond_whole` call as (method, path, status, sent whole?). The protocol binds the
+    module's `_respond_whole` per request, so replacing it here sees them all."""
+    calls: list = []
+    original = gwserver._respond_whole
+
+    def spy(cycle, status, headers, body):
+        sent = original(cycle, status, headers, body)
+        calls.append((cycle.scope["method"], cycle.scope["path"], status, sent))
+        return sent
+
+    monkeypatch.setattr(gwserver, "_respond_whole", spy)
+    return calls
+
+
+@pytest.fixture
+def counting():
+    CountingProtocol.writes_by_port = {}
+    yield CountingProtocol
+    CountingProtocol.writes_by_port = {}
