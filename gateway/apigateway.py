@@ -61,7 +61,9 @@ class ApiGateway:
             response = apigw.rest_error(500, "Internal server error", "InternalServerErrorException", spaced=True)
         status, headers, body = response
         headers.append((b"content-length", str(len(body)).encode()))
-        respond_whole = scope.get(RESPOND_KEY)
+        # popped, not read: the scope would otherwise hold it, and through it the request cycle that
+        # holds the scope, a reference cycle per request left for the garbage collector
+        respond_whole = scope.pop(RESPOND_KEY, None)
         if respond_whole is None or not respond_whole(status, headers, body):
             await respond(send, response)
 

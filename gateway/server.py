@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -311,6 +312,9 @@ async def _run_until_stopped(config, scheduler, servers, functions, started_s, l
         log.error("a server could not start (is the port in use?)")
         return 1
     log.info("ready in %.0f ms; Ctrl-C stops", (time.perf_counter() - started_s) * 1000)
+    # what startup built (modules, template, routes, servers) lives as long as the process: out of
+    # the collector's reach, a full collection no longer walks it while requests wait
+    gc.freeze()
     watcher = None
     if config.reload and functions:
         watcher = asyncio.ensure_future(_watch_code(scheduler, functions, stop, config.state_dir))
