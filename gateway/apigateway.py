@@ -60,7 +60,13 @@ class ApiGateway:
             log.exception("%s %s: unexpected error", scope.get("method"), scope.get("path"))
             response = apigw.rest_error(500, "Internal server error", "InternalServerErrorException", spaced=True)
         status, headers, body = response
-        headers.append((b"content-length", str(len(body)).encode()))
+        if status == 204 or status == 304:
+            # no content may follow these (RFC 9110 15.3.5, 15.4.5): a client would read the
+            # function's body as the start of the next response on the connection
+            body = b""
+            response = status, headers, body
+        else:
+            headers.append((b"content-length", str(len(body)).encode()))
         # popped, not read: the scope would otherwise hold it, and through it the request cycle that
         # holds the scope, a reference cycle per request left for the garbage collector
         respond_whole = scope.pop(RESPOND_KEY, None)

@@ -314,6 +314,7 @@ async def _run_until_stopped(config, scheduler, servers, functions, started_s, l
     log.info("ready in %.0f ms; Ctrl-C stops", (time.perf_counter() - started_s) * 1000)
     # what startup built (modules, template, routes, servers) lives as long as the process: out of
     # the collector's reach, a full collection no longer walks it while requests wait
+    gc.collect()  # what startup left unreachable is freed, not frozen
     gc.freeze()
     watcher = None
     if config.reload and functions:

@@ -1,6 +1,7 @@
 """API CORS settings of a SAM template: REST `Cors` and HTTP API `CorsConfiguration`."""
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional
 
 from gateway.types import CorsConfig
@@ -10,6 +11,22 @@ from gateway.types import CorsConfig
 
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")   # sorted, as SAM lists them
 Fail = Callable[[str, str], Exception]          # (message, property) -> the exception to raise
+
+
+# CORS settings become response header values: control characters (CR, LF, NUL...) would break
+# the HTTP framing of every response they are added to
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _header_safe(config: CorsConfig, fail: Fail, prop: str) -> CorsConfig:
+    origin_key = "AllowOrigins" if prop == "CorsConfiguration" else "AllowOrigin"
+    for key, values in ((origin_key, config.allow_origins), ("AllowHeaders", config.allow_headers),
+                        ("ExposeHeaders", config.expose_headers)):
+        for value in values:
+            if _CONTROL.search(value):
+                raise fail(f"{value!r} holds a control character, which an HTTP header cannot carry",
+                           f"{prop}.{key}")
+    return config
 
 
 def cors_methods(methods: list, fail: Fail, prop: str) -> tuple[str, ...]:
@@ -44,7 +61,7 @@ def rest_cors(cors: Any, fail: Fail, warn: Callable[[str], None]) -> Optional[Co
     if isinstance(cors, str):
         origin = _quoted({"AllowOrigin": cors}, "AllowOrigin", fail, warn)
         # no AllowMethods: the OPTIONS method SAM deploys allows the resource's own methods
-        return CorsConfig(allow_origins=(origin or "",), allow_methods=())
+        return _header_safe(CorsConfig(allow_origins=(origin or "",), allow_methods=()), fail, "Cors")
     if not isinstance(cors, dict):
         raise fail("must be a quoted origin (\"'*'\") or a mapping", "Cors")
     unknown = set(cors) - {"AllowOrigin", "AllowMethods", "AllowHeaders", "AllowCredentials", "MaxAge"}
@@ -61,9 +78,10 @@ def rest_cors(cors: Any, fail: Fail, warn: Callable[[str], None]) -> Optional[Co
     if allow_credentials and origin == "*":
         raise fail("AllowCredentials can not be true when AllowOrigin is \"'*'\"", "Cors.AllowCredentials")
     allow_methods = () if methods is None else cors_methods(methods.split(","), fail, "Cors.AllowMethods")
-    return CorsConfig(allow_origins=(origin,), allow_methods=allow_methods,
-                      allow_headers=tuple(h.strip() for h in (headers or "").split(",") if h.strip()),
-                      allow_credentials=allow_credentials, max_age_s=int(max_age) if max_age else None)
+    return _header_safe(CorsConfig(allow_origins=(origin,), allow_methods=allow_methods,
+                                   allow_headers=tuple(h.strip() for h in (headers or "").split(",") if h.strip()),
+                                   allow_credentials=allow_credentials, max_age_s=int(max_age) if max_age else None),
+                        fail, "Cors")
 
 
 def http_cors(cors: Any, fail: Fail) -> Optional[CorsConfig]:
@@ -90,7 +108,8 @@ def http_cors(cors: Any, fail: Fail) -> Optional[CorsConfig]:
         raise fail("AllowCredentials can not be true when AllowOrigins contains '*'", f"{prop}.AllowCredentials")
     if max_age is not None and (isinstance(max_age, bool) or not str(max_age).strip().isdigit()):
         raise fail(f"must be a whole number of seconds, not {max_age!r}", f"{prop}.MaxAge")
-    return CorsConfig(allow_origins=tuple(lists["AllowOrigins"]),
-                      allow_methods=cors_methods(lists["AllowMethods"], fail, f"{prop}.AllowMethods"),
-                      allow_headers=tuple(lists["AllowHeaders"]), expose_headers=tuple(lists["ExposeHeaders"]),
-                      allow_credentials=credentials, max_age_s=None if max_age is None else int(str(max_age)))
+    config = CorsConfig(allow_origins=tuple(lists["AllowOrigins"]),
+                        allow_methods=cors_methods(lists["AllowMethods"], fail, f"{prop}.AllowMethods"),
+                        allow_headers=tuple(lists["AllowHeaders"]), expose_headers=tuple(lists["ExposeHeaders"]),
+                        allow_credentials=credentials, max_age_s=None if max_age is None else int(str(max_age)))
+    return _header_safe(config, fail, prop)

@@ -77,6 +77,7 @@ class Zygote:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         # the preloaded modules, shared with every worker: the collector of a worker never walks
         # them, so it neither spends time on them nor dirties (copies) their pages
+        gc.collect()
         gc.freeze()
         self._send([wire.READY, os.getpid()])
         try:

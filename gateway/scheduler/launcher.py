@@ -161,7 +161,7 @@ class Launcher:
         invoke_r, invoke_w = os.pipe2(os.O_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
-            await worker.connect(open(invoke_w, "wb", buffering=0), open(result_r, "rb", buffering=0))
+            await worker.connect(invoke_w, result_r)
             worker.pid = await zygote.fork(python_worker_spec(spec, self.memory_poll_ms, self.enforce_memory),
                                            (invoke_r, result_w), log_fd)
         finally:

@@ -115,10 +115,25 @@ class Worker(BaseWorker, asyncio.Protocol):
         self.writer: Optional[asyncio.WriteTransport] = None      # invocations
         self.scanner = FrameScanner()
 
-    async def connect(self, invoke_pipe, result_pipe) -> None:
-        """Attach the gateway's ends of the two pipes (file objects, handed over)."""
-        self.writer, _ = await self.loop.connect_write_pipe(asyncio.BaseProtocol, invoke_pipe)
-        await self.loop.connect_read_pipe(lambda: self, result_pipe)
+    async def connect(self, invoke_fd: int, result_fd: int) -> None:
+        """Attach the gateway's ends of the two pipes; from here on this worker owns both fds."""
+        # uvloop's pipe transports close the fd themselves (libuv) and then close the file object
+        # too: a file that owned the fd would close it twice, the second time perhaps a file some
+        # other thread has opened since. asyncio's transports only close the file object.
+        owns = type(self.loop).__module__.partition(".")[0] != "uvloop"
+        try:
+            # its closing is not news: the result pipe's end, read after any result before it, is
+            self.writer, _ = await self.loop.connect_write_pipe(
+                asyncio.BaseProtocol, open(invoke_fd, "wb", buffering=0, closefd=owns))
+        except BaseException:
+            os.close(invoke_fd)
+            os.close(result_fd)
+            raise
+        try:
+            await self.loop.connect_read_pipe(lambda: self, open(result_fd, "rb", buffering=0, closefd=owns))
+        except BaseException:
+            os.close(result_fd)
+            raise
 
     # ------------------------------------------------------------------ protocol
 
@@ -152,22 +167,27 @@ class Worker(BaseWorker, asyncio.Protocol):
     def send_invoke(self, header: list, payload: bytes) -> asyncio.Future:
         future = self.loop.create_future()
         self.pending = future
-        self.writer.writelines(wire.frame_parts(header, payload))
+        if self.writer.is_closing():  # the process is gone and its result pipe not yet read to the end
+            future.set_exception(WorkerLost())
+        else:
+            self.writer.writelines(wire.frame_parts(header, payload))
         return future
 
     def kill(self) -> None:
         """SIGKILL the process (if it has one yet) and drop the connection."""
         self.state = DEAD
         send_signal(self.pid, signal.SIGKILL)
-        if self.writer is not None:
+        # may come again for a worker already killed (shutdown kills all): asyncio's transports
+        # do not take a second abort
+        if self.writer is not None and not self.writer.is_closing():
             self.writer.abort()
-        if self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.close()  # a read pipe has nothing to drop (uvloop's has no abort)
 
     def close_gently(self) -> None:
         """Close the pipes: an idle worker sees end-of-input and exits by itself."""
         self.state = DEAD
-        if self.writer is not None:
+        if self.writer is not None and not self.writer.is_closing():
             self.writer.close()
-        if self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.close()

@@ -813,6 +813,9 @@ def test_rest_cors(tmp_path, cors_yaml, expected):
     ("{AllowOrigin: \"'*'\", AllowHeaders: Content-Type}", "Cors.AllowHeaders"),
     ("{AllowOrigin: \"'*'\", AllowCredentials: true}", "Cors.AllowCredentials"),
     ("{AllowOrigin: \"'*'\", AllowMethods: \"'FETCH'\"}", "Cors.AllowMethods"),
+    # CORS values become response headers: a control character would break the HTTP framing
+    ("{AllowOrigin: \"'*'\", AllowHeaders: \"'X-A\\r\\nX-Evil: 1'\"}", "Cors.AllowHeaders"),
+    ("\"'https://a.example\\nX-Evil: 1'\"", "Cors.AllowOrigin"),
 ])
 def test_rest_cors_errors(tmp_path, cors_yaml, prop):
     path = one_function(tmp_path, extra=f"""\
@@ -843,16 +846,22 @@ def test_http_cors_configuration(tmp_path, cors_yaml, expected):
     assert load_template(path).apis["ServerlessHttpApi"].cors == expected
 
 
-def test_http_cors_configuration_errors(tmp_path):
-    path = one_function(tmp_path, extra="""\
+@pytest.mark.parametrize("cors_yaml, prop", [
+    ('{AllowOrigins: "*"}', "CorsConfiguration.AllowOrigins"),
+    ('{AllowOrigins: ["*"], ExposeHeaders: ["X-A\\r\\nX-Evil: injected"]}', "CorsConfiguration.ExposeHeaders"),
+    ('{AllowOrigins: ["https://a.example\\u0000"]}', "CorsConfiguration.AllowOrigins"),
+    ('{AllowOrigins: ["*"], AllowHeaders: ["X-A\\nX-B"]}', "CorsConfiguration.AllowHeaders"),
+])
+def test_http_cors_configuration_errors(tmp_path, cors_yaml, prop):
+    path = one_function(tmp_path, extra=f"""\
         Http:
           Type: AWS::Serverless::HttpApi
           Properties:
-            CorsConfiguration: {AllowOrigins: "*"}
+            CorsConfiguration: {cors_yaml}
         """)
     with pytest.raises(TemplateError) as info:
         load_template(path)
-    assert info.value.resource == "Http" and info.value.prop == "CorsConfiguration.AllowOrigins"
+    assert info.value.resource == "Http" and info.value.prop == prop
 
 
 def test_other_event_types_warn_once_per_function_and_type(tmp_path):

@@ -167,3 +167,17 @@ def test_a_request_slower_than_the_timeout_is_answered_and_the_connection_stays(
     assert conn.read_response().body == b"rest GET /pets/3 n=3"
     closed = conn.expect_closed(within_s=KEEP_ALIVE_S + CLOSE_BOUND_S)
     assert closed - sent >= KEEP_ALIVE_S - CLOCK_SLACK_S
+
+
+# --------------------------------------------------------------------------- 204 and 304
+
+@pytest.mark.parametrize("target, status", [("/pets/1?case=no-content", 204), ("/v2/pets/1?case=no-content", 204),
+                                            ("/pets/1?case=not-modified", 304),
+                                            ("/v2/pets/1?case=not-modified", 304)])
+def test_a_body_after_204_or_304_is_not_sent_and_the_connection_stays_in_step(wire_server, target, status):
+    conn = wire_server().connect()
+    conn.send(request("GET", target) + request("GET", "/pets/2?n=after"))   # pipelined: framing must hold
+    first = conn.read_response()
+    assert first.status == status and first.body == b""
+    assert first.values(b"content-length") == []
+    assert conn.read_response().body == b"rest GET /pets/2 n=after"

@@ -72,6 +72,10 @@ CASES_HTTP = {  # cookies: HTTP API payload 2.0 only
     "cookies": {"statusCode": 200, "headers": {"X-Single": "1"},
                 "cookies": ["a=1; Path=/", "b=2; HttpOnly", "c=3; Secure"], "body": "cookies"},
 }
+CASES_BODILESS = {  # statuses after which no content may follow; the function sends some anyway
+    "no-content": {"statusCode": 204, "headers": {"X-A": "1"}, "body": "oops"},
+    "not-modified": {"statusCode": 304, "headers": {"ETag": "\"v1\""}, "body": "stale body"},
+}
 REST_CASES = {**CASES_COMMON, **CASES_REST}
 HTTP_CASES = {**CASES_COMMON, **CASES_HTTP}
 
@@ -112,7 +116,7 @@ async def scripted_answer(event):
     elif case == "bad":                      # the payload the test put into INJECTIONS
         obj = INJECTIONS[query["which"]]
     else:
-        obj = (HTTP_CASES if _api_of(event) == "http" else REST_CASES)[case]
+        obj = CASES_BODILESS.get(case) or (HTTP_CASES if _api_of(event) == "http" else REST_CASES)[case]
     return FakeInvoker.raw(orjson.dumps(obj))
 
 
@@ -190,6 +194,9 @@ class Conn:
             headers.append((name, value))
         assert not [v for n, v in headers if n.lower() == b"transfer-encoding"], headers
         lengths = [v for n, v in headers if n.lower() == b"content-length"]
+        if status in (b"204", b"304"):   # nothing follows the head, whatever a header says
+            assert status == b"304" or not lengths, f"a 204 with content-length: {lengths}"
+            lengths = [b"0"]
         assert len(lengths) == 1, f"content-length headers: {lengths}"
         length = int(lengths[0])
         end = head_end + (0 if head_only else length)
