@@ -273,6 +273,11 @@ async def serve(config: Config, command: str) -> int:
             for spec, outcome in zip(functions, warmed):
                 if isinstance(outcome, Exception):  # e.g. ReservedConcurrentExecutions: 0; requests will say so
                     log.warning("%s: no worker started ahead of requests: %s", spec.logical_id, outcome)
+        # what startup built (modules, template, routes, apps) lives as long as the process: out of
+        # the collector's reach, a full collection no longer walks it while requests wait. Done
+        # before the ports open, so that no first request waits for this collection.
+        gc.collect()  # what startup left unreachable is freed, not frozen
+        gc.freeze()
         return await _run_until_stopped(config, scheduler, servers, functions, started_s, lambda_app)
     finally:
         if lambda_app is not None:
@@ -312,10 +317,6 @@ async def _run_until_stopped(config, scheduler, servers, functions, started_s, l
         log.error("a server could not start (is the port in use?)")
         return 1
     log.info("ready in %.0f ms; Ctrl-C stops", (time.perf_counter() - started_s) * 1000)
-    # what startup built (modules, template, routes, servers) lives as long as the process: out of
-    # the collector's reach, a full collection no longer walks it while requests wait
-    gc.collect()  # what startup left unreachable is freed, not frozen
-    gc.freeze()
     watcher = None
     if config.reload and functions:
         watcher = asyncio.ensure_future(_watch_code(scheduler, functions, stop, config.state_dir))
