@@ -26,8 +26,6 @@ log = logging.getLogger("lambdagate")
 MAX_BODY_BYTES = 10 * 1024 * 1024          # API Gateway's payload limit
 # scope key under which lambdagate's server passes the header names as the client cased them
 RAW_HEADERS_KEY = "lambdagate.raw_headers"
-# scope key of a callable(status, headers, body) -> bool that sends a whole response at once
-RESPOND_KEY = "lambdagate.respond"
 REST_INTEGRATION_TIMEOUT_S = 29.0
 HTTP_INTEGRATION_TIMEOUT_S = 30.0
 
@@ -67,11 +65,7 @@ class ApiGateway:
             response = status, headers, body
         else:
             headers.append((b"content-length", str(len(body)).encode()))
-        # popped, not read: the scope would otherwise hold it, and through it the request cycle that
-        # holds the scope, a reference cycle per request left for the garbage collector
-        respond_whole = scope.pop(RESPOND_KEY, None)
-        if respond_whole is None or not respond_whole(status, headers, body):
-            await respond(send, response)
+        await respond(scope, send, response)
 
     async def _handle(self, scope, receive):
         """The response (status, headers, body) to one request."""

@@ -1,8 +1,7 @@
 """ASGI plumbing shared by the HTTP surfaces (API Gateway, Lambda API): reading a
-request body under a size limit, and answering with one (status, headers, body)."""
+request body under a size limit, and answering with one (status, headers, body), in one
+write where lambdagate's server offers it."""
 from __future__ import annotations
-
-from typing import Optional
 
 
 class ClientGone(Exception):
@@ -50,7 +49,18 @@ def body_framing(scope) -> tuple:
     return length, may_follow
 
 
-async def respond(send, response) -> None:
+# Scope key under which lambdagate's server offers a callable(status, headers, body) -> bool that
+# sends a whole response in one write (False: take the ASGI path). The headers must be valid and
+# include content-length.
+RESPOND_KEY = "lambdagate.respond"
+
+
+async def respond(scope, send, response) -> None:
     status, headers, body = response
+    # popped, not read: the scope would otherwise hold it, and through it the request cycle that
+    # holds the scope, a reference cycle per request left for the garbage collector
+    respond_whole = scope.pop(RESPOND_KEY, None)
+    if respond_whole is not None and respond_whole(status, headers, body):
+        return
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -16,10 +16,11 @@ from functools import partial
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from gateway.apigateway import RAW_HEADERS_KEY, RESPOND_KEY
+from gateway.apigateway import RAW_HEADERS_KEY
 from gateway.app import build_api_app
 from gateway.billing import format_summary, summary_row
 from gateway.config import Config
+from gateway.http_io import RESPOND_KEY
 from gateway.routing import RouteTable
 from gateway.scheduler import Scheduler
 
@@ -76,13 +77,6 @@ class _OneWriteTransport:
         return getattr(self._transport, name)
 
 
-class _OneWriteProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with one write per response."""
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(_OneWriteTransport(transport, self.loop))
-
-
 _SMALL_BODY_BYTES = 16384   # below this, copying the body into the head beats a vectored write
 
 
@@ -120,22 +114,13 @@ def _respond_whole(cycle, status: int, headers: list, body: bytes) -> bool:
     return True
 
 
-class _ApiGatewayProtocol(_OneWriteProtocol):
-    """... that also passes the header names as the client sent them (REST API events
-    keep the client's casing, and ASGI lower-cases names), and lets the gateway send a
-    whole response in one call instead of two ASGI messages."""
+class _OneWriteProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with one write per response: lambdagate's surfaces hand it
+    each whole response in one call (`_respond_whole`, under the scope's RESPOND_KEY) instead
+    of two ASGI messages; others' still go through _OneWriteTransport."""
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.raw_headers = []
-        self.scope[RAW_HEADERS_KEY] = self.raw_headers
-
-    def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, inlined: once per header
-        self.raw_headers.append((name, value))
-        name = name.lower()
-        if name == b"expect" and value.lower() == b"100-continue":
-            self.expect_100_continue = True
-        self.headers.append((name, value))
+    def connection_made(self, transport) -> None:
+        super().connection_made(_OneWriteTransport(transport, self.loop))
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -184,6 +169,23 @@ class _ApiGatewayProtocol(_OneWriteProtocol):
             self._idle_timer.cancel()
             self._idle_timer = None
         super().connection_lost(exc)
+
+
+class _ApiGatewayProtocol(_OneWriteProtocol):
+    """... that also passes the header names as the client sent them: REST API events
+    keep the client's casing, and ASGI lower-cases names."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.raw_headers = []
+        self.scope[RAW_HEADERS_KEY] = self.raw_headers
+
+    def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, inlined: once per header
+        self.raw_headers.append((name, value))
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
 
 class _Server(uvicorn.Server):

@@ -91,7 +91,7 @@ class LambdaApi(ControlOperations):
         except Exception as exc:  # noqa: BLE001 - an AWS-shaped 500 rather than a bare traceback
             log.exception("Lambda API %s %s failed", method, path)
             response = E.service_error(f"lambdagate failed to handle {method} {path}: {exc}")
-        await respond(send, response)
+        await respond(scope, send, response)
 
     async def _autostart(self) -> None:
         self.autostart = False

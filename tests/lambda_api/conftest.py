@@ -167,8 +167,9 @@ class InProcessServer:
             self.ready.set()
 
     async def _main(self):
-        import uvicorn
         from gateway.aws.invoke_api import build_lambda_app
+        from gateway.config import Config
+        from gateway.server import _OneWriteProtocol, _http_server
         from gateway.aws.sam import load_template
         from gateway.scheduler import Scheduler, SchedulerConfig
 
@@ -183,10 +184,8 @@ class InProcessServer:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, loop="none", lifespan="off", access_log=False, log_level="warning",
-                                ws="none", server_header=False, date_header=False)
-        self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None
+        # the server `start-lambda` runs: uvicorn with lambdagate's protocol (one write per response)
+        self.server = _http_server(self.app, "127.0.0.1", self.port, Config(), _OneWriteProtocol)
         self.stopped = asyncio.Event()
         task = asyncio.ensure_future(self.server.serve(sockets=[sock]))
         while not self.server.started:

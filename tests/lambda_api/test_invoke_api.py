@@ -274,3 +274,22 @@ def test_unsupported_operation_is_named(client):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         client.list_layers()
     assert "ListLayers" in info.value.response["Error"]["Message"]
+
+
+def test_responses_go_out_whole_in_one_write(client, monkeypatch):
+    import gateway.server as gwserver
+    calls = []
+    original = gwserver._respond_whole
+
+    def spy(cycle, status, headers, body):
+        sent = original(cycle, status, headers, body)
+        calls.append((cycle.scope["path"], status, sent))
+        return sent
+
+    monkeypatch.setattr(gwserver, "_respond_whole", spy)
+    result = client.invoke(FunctionName="echo", Payload=b'{"whole": true}')
+    assert payload_of(result)["event"] == {"whole": True}
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
+    assert [(status, sent) for _, status, sent in calls] == [(200, True), (404, True)], calls
+    assert calls[0][0].endswith("/functions/echo/invocations")
