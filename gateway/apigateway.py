@@ -57,14 +57,6 @@ class ApiGateway:
         except Exception:  # a bug of lambdagate's: logged here, an AWS-shaped 500 for the client
             log.exception("%s %s: unexpected error", scope.get("method"), scope.get("path"))
             response = apigw.rest_error(500, "Internal server error", "InternalServerErrorException", spaced=True)
-        status, headers, body = response
-        if status == 204 or status == 304:
-            # no content may follow these (RFC 9110 15.3.5, 15.4.5): a client would read the
-            # function's body as the start of the next response on the connection
-            body = b""
-            response = status, headers, body
-        else:
-            headers.append((b"content-length", str(len(body)).encode()))
         await respond(scope, send, response)
 
     async def _handle(self, scope, receive):

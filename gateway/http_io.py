@@ -51,12 +51,19 @@ def body_framing(scope) -> tuple:
 
 # Scope key under which lambdagate's server offers a callable(status, headers, body) -> bool that
 # sends a whole response in one write (False: take the ASGI path). The headers must be valid and
-# include content-length.
+# frame the body (respond() sees to that).
 RESPOND_KEY = "lambdagate.respond"
 
 
 async def respond(scope, send, response) -> None:
+    """Send (status, headers, body); the framing is set here, for every surface: Content-Length,
+    or, after 204 and 304, no content at all (RFC 9110 8.6, 15.3.5, 15.4.5): a body there would
+    be read by a keep-alive client as the start of the next response."""
     status, headers, body = response
+    if status == 204 or status == 304:
+        body = b""
+    else:
+        headers.append((b"content-length", str(len(body)).encode()))
     # popped, not read: the scope would otherwise hold it, and through it the request cycle that
     # holds the scope, a reference cycle per request left for the garbage collector
     respond_whole = scope.pop(RESPOND_KEY, None)

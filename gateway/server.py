@@ -81,7 +81,7 @@ _SMALL_BODY_BYTES = 16384   # below this, copying the body into the head beats a
 
 
 def _respond_whole(cycle, status: int, headers: list, body: bytes) -> bool:
-    """Send a complete response (headers already valid, content-length among them) in one
+    """Send a complete response (headers already valid and framing the body) in one
     write, settling uvicorn's request cycle as its two ASGI sends would. False when the
     response must take the ASGI path instead (already started, or the client is not
     reading and writes must wait)."""

@@ -54,7 +54,6 @@ def lambda_error(status: Optional[int], error_type: str, message: str, *, reason
         (b"x-amzn-requestid", (request_id or str(uuid.uuid4())).encode()),
         (b"x-amzn-errortype", error_type.encode()),
         JSON,
-        (b"content-length", str(len(data)).encode()),
     ]
     if retry_after_s is not None:
         headers.append((b"retry-after", str(int(retry_after_s)).encode()))

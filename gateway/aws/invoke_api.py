@@ -203,8 +203,7 @@ class LambdaApi(ControlOperations):
         except LambdagateError as exc:
             return E.service_error(str(exc), request_id)
         out = result.payload
-        headers = [(b"x-amzn-requestid", result.request_id.encode()), _JSON, _LATEST,
-                   (b"content-length", str(len(out)).encode())]
+        headers = [(b"x-amzn-requestid", result.request_id.encode()), _JSON, _LATEST]
         if result.failed:
             headers.append(_UNHANDLED)
         if tail:

@@ -50,12 +50,12 @@ def event_payload(body: bytes, request_id: str) -> bytes:
 
 def json_response(status: int, obj, request_id: str) -> tuple:
     data = orjson.dumps(obj) if obj is not None else b""
-    headers = [(b"x-amzn-requestid", request_id.encode()), _JSON, (b"content-length", str(len(data)).encode())]
+    headers = [(b"x-amzn-requestid", request_id.encode()), _JSON]
     return status, headers, data
 
 
 def empty_response(status: int, request_id: str) -> tuple:
-    return status, [(b"x-amzn-requestid", request_id.encode()), (b"content-length", b"0")], b""
+    return status, [(b"x-amzn-requestid", request_id.encode())], b""
 
 
 class Problem(Exception):

@@ -154,8 +154,7 @@ class Worker:
         """One frame up the result pipe, whole (the memory watchdog's thread sends too)."""
         with self.send_lock:
             written = os.writev(self.result_fd, parts)
-            total = sum(len(p) for p in parts)
-            if written < total:  # a payload larger than the pipe's buffer, or a signal mid-write
+            if written < sum(map(len, parts)):  # more than the pipe's buffer took, or a signal mid-write
                 rest = memoryview(b"".join(parts))[written:]
                 while rest:
                     rest = rest[os.write(self.result_fd, rest):]

@@ -293,3 +293,17 @@ def test_responses_go_out_whole_in_one_write(client, monkeypatch):
         client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
     assert [(status, sent) for _, status, sent in calls] == [(200, True), (404, True)], calls
     assert calls[0][0].endswith("/functions/echo/invocations")
+
+
+def test_responses_are_framed_by_one_content_length_and_a_204_by_none(server):
+    import httpx
+    with httpx.Client(base_url=server.url) as http:
+        ok = http.post("/2015-03-31/functions/echo/invocations", content=b'{"a": 1}')
+        missing = http.post("/2015-03-31/functions/no-such/invocations", content=b"{}")
+        dry = http.post("/2015-03-31/functions/echo/invocations", content=b"{}",
+                        headers={"X-Amz-Invocation-Type": "DryRun"})
+    for response, status in ((ok, 200), (missing, 404)):
+        assert response.status_code == status
+        assert response.headers.get_list("content-length") == [str(len(response.content))]
+    assert dry.status_code == 204 and dry.content == b""
+    assert "content-length" not in dry.headers and "transfer-encoding" not in dry.headers
