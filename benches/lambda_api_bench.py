@@ -69,14 +69,16 @@ Resources:
 async def serve(template: str, port: int, state_dir: str, durability: str) -> None:
     import uvicorn
 
-    from gateway.aws.invoke_api import build_lambda_app
-    from gateway.aws.sam import load_template
-    from gateway.scheduler import Scheduler, SchedulerConfig
+    from gateway.config import Config
+    from gateway.lambda_api.endpoint import build_lambda_app
+    from gateway.sam.template import load_template
+    from gateway.scheduler import Scheduler
 
     spec = load_template(template)
-    scheduler = Scheduler(list(spec.functions.values()), SchedulerConfig(console=None))
+    config = Config(state_dir=state_dir, console_logs=False, async_durability=durability)
+    scheduler = Scheduler(list(spec.functions.values()), config)
     await scheduler.start()
-    app = build_lambda_app(scheduler, state_dir=state_dir, durability=durability)
+    app = build_lambda_app(scheduler, config)
     await app.state.async_invoker.start()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="none", lifespan="off",
                                            access_log=False, log_level="warning", ws="none",
@@ -232,11 +234,13 @@ def async_latency(port: int, n: int) -> tuple:
 # --------------------------------------------------------------------------- scheduler baseline
 
 async def scheduler_baseline(root: str, n: int, seconds: float) -> dict:
-    from gateway.aws.sam import load_template
-    from gateway.scheduler import Scheduler, SchedulerConfig
+    from gateway.sam.template import load_template
+    from gateway.config import Config
+    from gateway.scheduler import Scheduler
 
     spec = load_template(os.path.join(root, "template.yaml"))
-    sched = Scheduler(list(spec.functions.values()), SchedulerConfig(console=None))
+    sched = Scheduler(list(spec.functions.values()), Config(state_dir=os.path.join(root, ".state-baseline"),
+                                                            console_logs=False))
     await sched.start()
     try:
         rtt = await warm_round_trip(sched, "Ok", n)
@@ -262,7 +266,8 @@ async def scheduler_baseline(root: str, n: int, seconds: float) -> dict:
 
 async def api_layer_cost(root: str, n: int) -> float:
     """Microseconds the Lambda API layer adds to one sync Invoke (ASGI call, fake invoker, no HTTP)."""
-    from gateway.aws.invoke_api import build_lambda_app
+    from gateway.config import Config
+    from gateway.lambda_api.endpoint import build_lambda_app
     from gateway.types import FunctionSpec, InvokeResult
 
     fn = FunctionSpec("Ok", "ok", "app.ok", "python3.11", os.path.join(root, "src"))
@@ -278,7 +283,7 @@ async def api_layer_cost(root: str, n: int) -> float:
             return InvokeResult("00000000-0000-4000-8000-000000000000", b'{"ok":true}')
 
     fake = Fake()
-    app = build_lambda_app(fake, state_dir=os.path.join(root, ".state-layer"))
+    app = build_lambda_app(fake, Config(state_dir=os.path.join(root, ".state-layer")))
     await app.state.async_invoker.start()
     scope = {"type": "http", "method": "POST", "path": "/2015-03-31/functions/ok/invocations", "query_string": b"",
              "headers": [(b"host", b"127.0.0.1"), (b"content-length", b"2"), (b"x-amz-date", b"20240101T000000Z"),

@@ -20,7 +20,8 @@ import time
 
 import uvloop
 
-from gateway.scheduler import Scheduler, SchedulerConfig
+from gateway.config import Config
+from gateway.scheduler import Scheduler
 from gateway.types import FunctionSpec
 from _common import pct
 
@@ -96,7 +97,7 @@ async def measure(sched: Scheduler, name: str, warm_n: int, cold_n: int) -> tupl
 async def main(quick: bool) -> None:
     root = tempfile.mkdtemp(prefix="lambdagate-runtimes-")
     specs = make_functions(root)
-    sched = Scheduler(specs, SchedulerConfig(log_dir=os.path.join(root, "logs"), console=None))
+    sched = Scheduler(specs, Config(state_dir=root, console_logs=False))
     await sched.start()
     rows = {}
     try:

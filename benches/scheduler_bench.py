@@ -25,7 +25,8 @@ import time
 import uvloop
 
 import _core
-from gateway.scheduler import Scheduler, SchedulerConfig
+from gateway.config import Config
+from gateway.scheduler import Scheduler
 from gateway.types import FunctionSpec
 from _common import pct, warm_round_trip
 
@@ -92,7 +93,7 @@ async def main(quick: bool) -> None:
         f.write(HANDLER)
     fns = [FunctionSpec("Fn", "Fn", "app.handler", "python3.11", code, timeout_s=30),
            FunctionSpec("Slow", "Slow", "app.handler", "python3.11", code, timeout_s=0.2)]
-    sched = Scheduler(fns, SchedulerConfig(log_dir=os.path.join(code, "logs"), console=None))
+    sched = Scheduler(fns, Config(state_dir=code, console_logs=False))
     await sched.start()
     n = 500 if quick else 5000
     try:

@@ -8,9 +8,9 @@ import sys
 import uvloop
 
 from gateway.app import build_api_app
-from gateway.aws.sam import load_template
+from gateway.sam.template import load_template
 from gateway.config import Config
-from gateway.server import _ApiGatewayProtocol, _http_server
+from gateway.http_protocol import ApiGatewayProtocol, http_server
 from gateway.types import InvokeResult
 
 HELLO = b'{"statusCode":200,"body":"{\\"message\\": \\"hello world\\"}"}'
@@ -30,7 +30,7 @@ class StubInvoker:
 async def main(template_path: str, port: int) -> None:
     template = load_template(template_path)
     app = build_api_app(template.routes, StubInvoker(template))
-    await _http_server(app, "127.0.0.1", port, Config(), _ApiGatewayProtocol).serve()
+    await http_server(app, "127.0.0.1", port, Config(), ApiGatewayProtocol).serve()
 
 
 if __name__ == "__main__":

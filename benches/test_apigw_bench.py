@@ -2,26 +2,29 @@
 
     python -m pytest benches/test_apigw_bench.py --benchmark-columns=median,ops -q
 
-Inputs are built the way ``gateway.apigateway.ApiGateway._handle`` sees them: an ASGI scope as
+Inputs are built the way ``gateway.apigw.endpoint.ApiGateway._handle`` sees them: an ASGI scope as
 uvicorn's httptools protocol fills it (plus the client-cased raw headers lambdagate's server adds),
 routes from the example templates matched through ``RouteTable``, ids and clock passed in.
 """
 import dataclasses
+from pathlib import Path
 
 import orjson
 import pytest
 
-from gateway.apigateway import RAW_HEADERS_KEY
-from gateway.aws.apigw import build_http_event, build_rest_event, map_http_response, map_rest_response
-from gateway.aws.sam import load_template
-from gateway.routing import RouteTable
+from gateway.apigw.events import build_http_event, build_rest_event
+from gateway.apigw.routing import RouteTable
+from gateway.apigw.responses import map_http_response, map_rest_response
+from gateway.http_io import RAW_HEADERS_KEY
+from gateway.sam.template import load_template
 
 NOW_MS = 1_700_000_000_123
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 SHORT_ID = "LV7fzho-PHcEJPw="
 
-HELLO = RouteTable(load_template("/work/main/examples/hello-world/template.yaml").routes)
-PETS = RouteTable(load_template("/work/main/examples/pets-api/template.yaml").routes)
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HELLO = RouteTable(load_template(EXAMPLES / "hello-world" / "template.yaml").routes)
+PETS = RouteTable(load_template(EXAMPLES / "pets-api" / "template.yaml").routes)
 
 # what wrk sends: `GET /hello HTTP/1.1` and a Host header
 WRK_HEADERS = [(b"Host", b"localhost:3000")]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from gateway.apigateway import ApiGateway
-from gateway.routing import RouteTable
+from gateway.apigw.endpoint import ApiGateway
+from gateway.apigw.routing import RouteTable
 from gateway.types import Invoker
 
 

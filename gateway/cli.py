@@ -19,17 +19,20 @@ from gateway.types import SYNC_PAYLOAD_LIMIT_BYTES
 log = logging.getLogger("lambdagate")
 
 
+_DEFAULTS = Config()
+
+
 def _add_template_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-t", "--template", "--template-file", default="template.yaml", metavar="PATH",
-                   help="SAM template to read (default: template.yaml)")
+    p.add_argument("-t", "--template", "--template-file", default=_DEFAULTS.template, metavar="PATH",
+                   help=f"SAM template to read (default: {_DEFAULTS.template})")
     p.add_argument("-n", "--env-vars", metavar="PATH",
                    help='JSON file of environment overrides, SAM\'s format: {"Fn": {"VAR": "v"}, "Parameters": {...}}')
-    p.add_argument("--parameter-overrides", default="", metavar="TEXT",
+    p.add_argument("--parameter-overrides", default=_DEFAULTS.parameter_overrides, metavar="TEXT",
                    help="template parameters: 'Key=Value Key2=Value2' or "
                         "'ParameterKey=Key,ParameterValue=Value ...'")
     p.add_argument("--region", help="AWS region the functions see (default: $AWS_REGION or us-east-1)")
-    p.add_argument("--state-dir", default=".lambdagate", metavar="DIR",
-                   help="where per-function log files and the event store go (default: .lambdagate)")
+    p.add_argument("--state-dir", default=_DEFAULTS.state_dir, metavar="DIR",
+                   help=f"where per-function log files and the event store go (default: {_DEFAULTS.state_dir})")
     p.add_argument("--debug", action="store_true", help="log lambdagate's own decisions")
     p.add_argument("--no-memory-limit", action="store_true",
                    help="do not kill workers that use more memory than their MemorySize")
@@ -56,32 +59,35 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("start-api", help="serve the template's Api and HttpApi routes, like `sam local start-api`",
                          description="Serve the template's Api (REST, payload 1.0) and HttpApi (payload 2.0) routes "
                                      "over HTTP, with the Lambda API on a second port.")
-    api.add_argument("-p", "--port", type=int, default=3000, help="API Gateway port (default: 3000)")
-    api.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    api.add_argument("--lambda-port", type=int, default=3001,
-                     help="port of the Lambda API served beside it (default: 3001; 0 turns it off)")
+    api.add_argument("-p", "--port", type=int, default=_DEFAULTS.port,
+                     help=f"API Gateway port (default: {_DEFAULTS.port})")
+    api.add_argument("--lambda-port", type=int, default=_DEFAULTS.lambda_port,
+                     help=f"port of the Lambda API served beside it (default: {_DEFAULTS.lambda_port}; 0 turns it off)")
     _add_server_options(api)
     _add_template_options(api)
 
     lam = sub.add_parser("start-lambda", help="serve the Lambda Invoke API for boto3, like `sam local start-lambda`",
                          description="Serve the Lambda API (Invoke and read operations) so that boto3 and the AWS "
                                      "CLI work against it with --endpoint-url.")
-    lam.add_argument("-p", "--port", type=int, default=3001, help="port (default: 3001)")
-    lam.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    lam.add_argument("-p", "--port", dest="lambda_port", type=int, default=_DEFAULTS.lambda_port,
+                     help=f"port (default: {_DEFAULTS.lambda_port})")
     _add_server_options(lam)
     _add_template_options(lam)
     return parser
 
 
 def _add_server_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--warm-containers", choices=("EAGER", "LAZY"), default="LAZY", type=str.upper,
+    p.add_argument("--host", default=_DEFAULTS.host, help=f"address to bind (default: {_DEFAULTS.host})")
+    p.add_argument("--warm-containers", choices=("EAGER", "LAZY"), default=_DEFAULTS.warm_containers, type=str.upper,
                    help="EAGER starts one worker per function at startup; LAZY on the first request (default)")
     p.add_argument("--no-reload", action="store_true",
                    help="do not watch code directories for changes (for benchmarks)")
-    p.add_argument("--keep-alive", type=float, default=600.0, metavar="SECONDS",
-                   help="idle workers are stopped after this long (default: 600)")
-    p.add_argument("--concurrency", type=int, default=1000, metavar="N",
-                   help="account concurrency limit across all functions (default: 1000, as on AWS)")
+    p.add_argument("--keep-alive", type=float, default=_DEFAULTS.keepalive_s, metavar="SECONDS",
+                   help=f"idle workers are stopped after this long (default: {_DEFAULTS.keepalive_s:g})")
+    p.add_argument("--concurrency", type=int, default=_DEFAULTS.account_concurrency, metavar="N",
+                   help=f"account concurrency limit across all functions (default: {_DEFAULTS.account_concurrency}, "
+                        "as on AWS)")
+    p.add_argument("--access-log", action="store_true", help="print one line per HTTP request")
     p.add_argument("--quiet", action="store_true", help="no function logs on the console (log files still written)")
 
 
@@ -90,13 +96,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
                     state_dir=args.state_dir, debug=args.debug, enforce_memory=not args.no_memory_limit)
     if args.region:
         config.region = args.region
-    if hasattr(args, "port"):
-        config.host, config.port = args.host, args.port
-        config.lambda_port = getattr(args, "lambda_port", None) or None
+    if args.command in ("start-api", "start-lambda"):
+        config.host = args.host
+        config.port = getattr(args, "port", config.port)
+        config.lambda_port = args.lambda_port
         config.warm_containers = args.warm_containers
         config.reload = not args.no_reload
         config.keepalive_s = args.keep_alive
         config.account_concurrency = args.concurrency
+        config.access_log = args.access_log
         config.console_logs = not args.quiet
     return config
 
@@ -123,9 +131,10 @@ def _read_event(path: Optional[str]) -> bytes:
 
 
 async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
+    from gateway.sam.template import load_configured_template
     from gateway.scheduler import Scheduler
 
-    template = config.load_template()
+    template = load_configured_template(config)
     for warning in template.warnings:
         log.warning("%s", warning)
     if function is None:
@@ -138,7 +147,7 @@ async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
     if spec is None:
         raise LambdagateError(f"function {function!r} is not in {template.path}; it has: "
                               f"{', '.join(template.functions) or 'none'}")
-    scheduler = Scheduler([spec], config.scheduler_config())
+    scheduler = Scheduler([spec], config)
     await scheduler.start()
     try:
         result = await scheduler.invoke(spec.logical_id, event)

@@ -1,4 +1,9 @@
-"""One Config object with typed defaults; the CLI is a thin mapping onto it."""
+"""The one Config: every setting lambdagate has, each with its default written once.
+
+The CLI is a thin mapping of flags onto it (its defaults are read from here); the scheduler, the
+API Gateway port, the Lambda API and the asynchronous event store each take the parts they need.
+This module imports nothing of lambdagate, so that every layer may depend on it.
+"""
 from __future__ import annotations
 
 import os
@@ -6,40 +11,53 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
-from gateway.aws.sam import Template, load_env_vars, load_template, parse_parameter_overrides
-from gateway.scheduler import SchedulerConfig
+
+def region_from_environment() -> str:
+    """The region the AWS SDKs would pick: $AWS_REGION, then $AWS_DEFAULT_REGION, then us-east-1."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 @dataclass
 class Config:
+    # ---- the template (sam local's flags)
     template: str = "template.yaml"
+    env_vars: Optional[str] = None          # SAM's --env-vars JSON file
+    parameter_overrides: str = ""           # 'Key=Value ...' or 'ParameterKey=K,ParameterValue=V ...'
+    region: str = field(default_factory=region_from_environment)
+
+    # ---- the HTTP servers
     host: str = "127.0.0.1"
     port: int = 3000                        # API Gateway (start-api)
-    lambda_port: Optional[int] = None       # Lambda API beside start-api; start-lambda uses `port`
-    env_vars: Optional[str] = None          # SAM's --env-vars JSON file
-    parameter_overrides: str = ""
-    region: str = field(default_factory=lambda: os.environ.get("AWS_REGION")
-                        or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    lambda_port: int = 3001                 # the Lambda API (start-lambda; beside start-api, 0 turns it off)
+    http_keep_alive_s: float = 5.0          # idle keep-alive connections are closed after this
+    access_log: bool = False                # one line per HTTP request on the console (uvicorn's format)
+    shutdown_grace_s: float = 10.0          # in-flight requests and invocations may finish within this
+    reload: bool = True                     # retire warm workers when a function's code changes
     warm_containers: str = "LAZY"           # EAGER starts one worker per function at startup
-    reload: bool = True                     # retire warm workers when code changes
     debug: bool = False
-    state_dir: str = ".lambdagate"          # logs/ and the async event store live here
-    keepalive_s: float = 600.0
-    account_concurrency: int = 1000
-    shutdown_grace_s: float = 10.0
-    console_logs: bool = True               # START/END/REPORT and function output on stderr
-    enforce_memory: bool = True
 
-    def load_template(self) -> Template:
-        env_vars = load_env_vars(self.env_vars) if self.env_vars else None
-        return load_template(self.template, parameter_overrides=parse_parameter_overrides(self.parameter_overrides),
-                             env_vars=env_vars, region=self.region, shell_env=os.environ)
+    # ---- the scheduler
+    account_concurrency: int = 1000         # AWS's default regional limit
+    keepalive_s: float = 600.0              # idle workers are stopped after this
+    init_timeout_s: float = 10.0            # Lambda's Init phase limit
+    enforce_memory: bool = True             # kill workers that use more than their MemorySize
+    memory_poll_ms: int = 10                # how often non-Python workers' memory is sampled
+    python: str = sys.executable            # the interpreter Python workers and zygotes run on
+    console_logs: bool = True               # START/END/REPORT and function output on stderr
+
+    # ---- state: per-function log files and the asynchronous event store
+    state_dir: str = ".lambdagate"
+
+    # ---- asynchronous invocations (InvocationType=Event)
+    async_retry_delays_s: tuple = (60.0, 120.0)      # before retry 1, 2 (AWS: ~1 min, then ~2 min)
+    async_throttle_backoff_s: tuple = (1.0, 300.0)   # a throttled event's first delay, and the cap
+    async_concurrency: int = 8                        # attempts in flight per function
+    async_durability: str = "full"                    # "full": fsync before the 202; "normal": WAL only
 
     @property
     def log_dir(self) -> str:
         return os.path.join(self.state_dir, "logs")
 
-    def scheduler_config(self) -> SchedulerConfig:
-        return SchedulerConfig(account_concurrency=self.account_concurrency, keepalive_s=self.keepalive_s,
-                               log_dir=self.log_dir, console=sys.stderr if self.console_logs else None,
-                               enforce_memory=self.enforce_memory)
+    @property
+    def event_store_path(self) -> str:
+        return os.path.join(self.state_dir, "events.sqlite3")

@@ -53,6 +53,9 @@ def body_framing(scope) -> tuple:
 # sends a whole response in one write (False: take the ASGI path). The headers must be valid and
 # frame the body (respond() sees to that).
 RESPOND_KEY = "lambdagate.respond"
+# Scope key under which the API Gateway port's protocol passes the header names as the client cased
+# them: REST API events keep the client's casing, and ASGI lower-cases names.
+RAW_HEADERS_KEY = "lambdagate.raw_headers"
 
 
 async def respond(scope, send, response) -> None:

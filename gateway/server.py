@@ -11,197 +11,15 @@ import signal
 import sys
 import time
 
-from functools import partial
-
-import uvicorn
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
-
-from gateway.apigateway import RAW_HEADERS_KEY
 from gateway.app import build_api_app
 from gateway.billing import format_summary, summary_row
 from gateway.config import Config
-from gateway.http_io import RESPOND_KEY
-from gateway.routing import RouteTable
+from gateway.http_protocol import ApiGatewayProtocol, http_server
+from gateway.sam.template import load_configured_template
+from gateway.apigw.routing import RouteTable
 from gateway.scheduler import Scheduler
 
 log = logging.getLogger("lambdagate")
-
-
-class _OneWriteTransport:
-    """A transport that sends a response's head and body in one system call.
-
-    uvicorn writes the status line and headers, then the body, separately: two
-    syscalls and two TCP segments per response. Holding the head until the body
-    comes (or the loop turns, for HEAD and other bodiless answers) halves that.
-    """
-    __slots__ = ("_transport", "_loop", "_head")
-
-    def __init__(self, transport, loop):
-        self._transport = transport
-        self._loop = loop
-        self._head = None
-
-    def write(self, data) -> None:
-        head = self._head
-        if head is not None:
-            self._head = None
-            self._transport.writelines((head, data))
-        elif data[:5] == b"HTTP/" and data[-4:] == b"\r\n\r\n":
-            self._head = data
-            self._loop.call_soon(self._flush)
-        else:
-            self._transport.write(data)
-
-    def _flush(self) -> None:
-        if self._head is not None:
-            head, self._head = self._head, None
-            if not self._transport.is_closing():
-                self._transport.write(head)
-
-    def is_closing(self) -> bool:  # asked after every response: spare it __getattr__
-        return self._transport.is_closing()
-
-    def write_whole(self, data, body=None) -> None:
-        """A complete response: its bytes, or its head and a large body (one vectored write)."""
-        self._flush()
-        if body is None:
-            self._transport.write(data)
-        else:
-            self._transport.writelines((data, body))
-
-    def close(self) -> None:
-        self._flush()
-        self._transport.close()
-
-    def __getattr__(self, name):
-        return getattr(self._transport, name)
-
-
-_SMALL_BODY_BYTES = 16384   # below this, copying the body into the head beats a vectored write
-
-
-def _respond_whole(cycle, status: int, headers: list, body: bytes) -> bool:
-    """Send a complete response (headers already valid and framing the body) in one
-    write, settling uvicorn's request cycle as its two ASGI sends would. False when the
-    response must take the ASGI path instead (already started, or the client is not
-    reading and writes must wait)."""
-    if cycle.response_started or cycle.flow.write_paused or cycle.access_log:
-        return False
-    cycle.response_started = cycle.response_complete = True
-    cycle.waiting_for_100_continue = False
-    if cycle.disconnected:
-        return True
-    content = [STATUS_LINE[status]]
-    for name, value in cycle.default_headers:
-        content += (name, b": ", value, b"\r\n")
-    for name, value in headers:
-        content += (name, b": ", value, b"\r\n")
-    if not cycle.keep_alive:
-        content.append(b"connection: close\r\n")
-    content.append(b"\r\n")
-    transport = cycle.transport
-    if cycle.scope["method"] == "HEAD" or not body:
-        transport.write_whole(b"".join(content))
-    elif len(body) < _SMALL_BODY_BYTES:
-        content.append(body)
-        transport.write_whole(b"".join(content))
-    else:
-        transport.write_whole(b"".join(content), body)
-    cycle.message_event.set()
-    if not cycle.keep_alive:
-        transport.close()
-    cycle.on_response()
-    return True
-
-
-class _OneWriteProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with one write per response: lambdagate's surfaces hand it
-    each whole response in one call (`_respond_whole`, under the scope's RESPOND_KEY) instead
-    of two ASGI messages; others' still go through _OneWriteTransport."""
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(_OneWriteTransport(transport, self.loop))
-
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None and cycle.scope is self.scope:
-            self.scope[RESPOND_KEY] = partial(_respond_whole, cycle)
-
-    # Keep-alive timeout, lazily: uvicorn arms a fresh timer after every response and cancels
-    # it when the next request comes, a timer handle per request. Here one timer per
-    # connection checks, when it fires, whether the connection has been idle long enough.
-    _idle_deadline_s = None     # loop time at which an idle connection is closed; None: busy
-    _idle_timer = None
-
-    def _unset_keepalive_if_required(self) -> None:
-        self._idle_deadline_s = None
-        super()._unset_keepalive_if_required()
-
-    def on_response_complete(self) -> None:
-        self.server_state.total_requests += 1
-        if self.transport.is_closing():
-            return
-        self.flow.resume_reading()
-        if self.pipeline:
-            self._idle_deadline_s = None
-            cycle, app = self.pipeline.pop()
-            self._start_asgi_task(cycle, app)
-            return
-        self._idle_deadline_s = deadline_s = self.loop.time() + self.timeout_keep_alive
-        if self._idle_timer is None:
-            self._idle_timer = self.loop.call_at(deadline_s, self._check_idle)
-
-    def _check_idle(self) -> None:
-        self._idle_timer = None
-        deadline_s = self._idle_deadline_s
-        if deadline_s is None or self.transport.is_closing():
-            return  # busy: the next response arms the timer again
-        # uvloop's clock ticks in whole milliseconds: a deadline a hair past the tick the timer
-        # fired on is due, not a reason to re-arm for "now" until the next tick
-        if self.loop.time() + 0.001 >= deadline_s:
-            self.timeout_keep_alive_handler()
-        else:
-            self._idle_timer = self.loop.call_at(deadline_s, self._check_idle)
-
-    def connection_lost(self, exc) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        super().connection_lost(exc)
-
-
-class _ApiGatewayProtocol(_OneWriteProtocol):
-    """... that also passes the header names as the client sent them: REST API events
-    keep the client's casing, and ASGI lower-cases names."""
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.raw_headers = []
-        self.scope[RAW_HEADERS_KEY] = self.raw_headers
-
-    def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, inlined: once per header
-        self.raw_headers.append((name, value))
-        name = name.lower()
-        if name == b"expect" and value.lower() == b"100-continue":
-            self.expect_100_continue = True
-        self.headers.append((name, value))
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server without its own signal handling: the lifecycle below owns it."""
-
-    def capture_signals(self):
-        return contextlib.nullcontext()
-
-
-def _http_server(app, host: str, port: int, config: Config, protocol=_OneWriteProtocol,
-                 keep_alive_s: float = 5.0) -> _Server:
-    return _Server(uvicorn.Config(app, host=host, port=port, loop="none", http=protocol, ws="none", lifespan="off",
-                                  access_log=False, timeout_keep_alive=keep_alive_s,
-                                  log_level="debug" if config.debug else "warning",
-                                  timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)),
-                                  server_header=False, proxy_headers=False))
 
 
 def route_table_text(table: RouteTable, base_url: str) -> str:
@@ -241,11 +59,11 @@ async def _watch_code(scheduler: Scheduler, functions, stop: asyncio.Event, stat
 
 async def serve(config: Config, command: str) -> int:
     started_s = time.perf_counter()
-    template = config.load_template()
+    template = load_configured_template(config)
     for warning in template.warnings:
         log.warning("%s", warning)
     functions = list(template.functions.values())
-    scheduler = Scheduler(functions, config.scheduler_config())
+    scheduler = Scheduler(functions, config)
     await scheduler.start()
     servers = []
     lambda_app = None
@@ -257,16 +75,16 @@ async def serve(config: Config, command: str) -> int:
             if not table.routes:
                 log.warning("%s declares no Api or HttpApi events: every request will get a not-found answer",
                             template.path)
-            servers.append(_http_server(build_api_app(table, scheduler), config.host, config.port, config,
-                                        _ApiGatewayProtocol))
+            servers.append(http_server(build_api_app(table, scheduler), config.host, config.port, config,
+                                        ApiGatewayProtocol))
             sys.stderr.write(route_table_text(table, f"http://{config.host}:{config.port}"))
         if command == "start-lambda" or config.lambda_port:
-            from gateway.aws.invoke_api import build_lambda_app
-            port = config.port if command == "start-lambda" else config.lambda_port
-            lambda_app = build_lambda_app(scheduler, state_dir=config.state_dir, region=config.region)
+            from gateway.lambda_api.endpoint import build_lambda_app
+            port = config.lambda_port
+            lambda_app = build_lambda_app(scheduler, config)
             # reruns the events a previous run accepted but did not finish
             await lambda_app.state.async_invoker.start()
-            servers.append(_http_server(lambda_app, config.host, port, config))
+            servers.append(http_server(lambda_app, config.host, port, config))
             sys.stderr.write(f"Lambda API on http://{config.host}:{port} "
                              f"(functions: {', '.join(template.functions) or 'none'})\n")
         if config.warm_containers == "EAGER":

@@ -4,6 +4,10 @@ import os
 
 import pytest
 
+# fixtures shared across test packages: the HTTP surfaces' (fake invoker, start-api processes, the API
+# port over real sockets) and the process helpers' (`kit`)
+pytest_plugins = ["support.gateway_fixtures", "support.processes"]
+
 
 def _core_implementations():
     impls = [pytest.param(importlib.import_module("_core.fallback"), id="python")]

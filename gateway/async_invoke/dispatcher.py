@@ -26,13 +26,12 @@ from typing import Optional
 import _core
 from gateway.async_invoke import destinations as dst
 from gateway.async_invoke.store import Event, EventStore
+from gateway.config import Config
 from gateway.errors import FunctionNotFound, LambdagateError, Throttled
 from gateway.types import EventInvokeConfig, FunctionSpec
 
 log = logging.getLogger("lambdagate")
 
-DEFAULT_RETRY_DELAYS_S = (60.0, 120.0)
-DEFAULT_THROTTLE_BACKOFF_S = (1.0, 300.0)      # first delay, cap
 
 
 def _now_ms() -> int:
@@ -42,15 +41,15 @@ def _now_ms() -> int:
 class AsyncInvoker:
     """Durable asynchronous invocation over an Invoker (the scheduler)."""
 
-    def __init__(self, invoker, *, state_dir: str = ".lambdagate", retry_delays_s=DEFAULT_RETRY_DELAYS_S,
-                 throttle_backoff_s=DEFAULT_THROTTLE_BACKOFF_S, max_concurrency: int = 8,
-                 durability: str = "full", db_path: Optional[str] = None):
+    def __init__(self, invoker, config: Optional[Config] = None, *, db_path: Optional[str] = None):
+        """Takes from `config`: state_dir (the store and the destination files), the async_* settings."""
+        config = config or Config()
         self.invoker = invoker
-        self.state_dir = state_dir
-        self.retry_delays_s = tuple(float(d) for d in retry_delays_s) or (0.0,)
-        self.throttle_backoff_s = (float(throttle_backoff_s[0]), float(throttle_backoff_s[1]))
-        self.max_concurrency = max(1, int(max_concurrency))
-        self.store = EventStore(db_path or os.path.join(state_dir, "events.sqlite3"), durability)
+        self.state_dir = config.state_dir
+        self.retry_delays_s = tuple(float(d) for d in config.async_retry_delays_s) or (0.0,)
+        self.throttle_backoff_s = (float(config.async_throttle_backoff_s[0]), float(config.async_throttle_backoff_s[1]))
+        self.max_concurrency = max(1, int(config.async_concurrency))
+        self.store = EventStore(db_path or config.event_store_path, config.async_durability)
         self._ids = _core.IdGenerator(os.urandom(16))
         self._overrides: dict = {}        # FunctionName -> EventInvokeConfig set through the API (None: deleted)
         self._ready: dict = {}            # FunctionName -> deque of events due now

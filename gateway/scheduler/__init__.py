@@ -1,4 +1,5 @@
-"""Worker processes, zygotes, warm pools, deadlines: asyncio glue over `_core`."""
-from gateway.scheduler.scheduler import Scheduler, SchedulerConfig
+"""Running functions: warm pools, worker processes, zygotes that fork them, deadlines, tallies, and
+the per-worker Runtime API server for non-Python runtimes; asyncio glue over `_core`."""
+from gateway.scheduler.scheduler import Scheduler
 
-__all__ = ["Scheduler", "SchedulerConfig"]
+__all__ = ["Scheduler"]

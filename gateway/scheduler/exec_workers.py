@@ -9,7 +9,7 @@ import signal
 from typing import Optional
 
 from gateway import wire
-from gateway.aws.runtime_api import RuntimeEndpoint
+from gateway.scheduler.runtime_api import RuntimeEndpoint
 from gateway.scheduler.workers import BUSY, DEAD, BaseWorker, WorkerLost, peak_rss_kb, rss_kb, send_signal
 
 _MEMORY_POLL_S = 0.01

@@ -7,6 +7,8 @@ import time
 
 import orjson
 
+from gateway.types import RESPONSE_LIMIT_BYTES
+
 
 # Go's names for signals, as the Lambda platform (written in Go) prints them.
 _SIGNAL_NAMES = {
@@ -50,3 +52,11 @@ def timeout_log_line(request_id: str, timeout_s: float) -> str:
 
 def crash_payload(error_type: str, message: str) -> bytes:
     return orjson.dumps({"errorType": error_type, "errorMessage": message})
+
+
+def response_too_large_payload() -> bytes:
+    """The function error of a response over Lambda's limit (Function.ResponseSizeTooLarge)."""
+    return orjson.dumps({
+        "errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    })

@@ -10,14 +10,14 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Iterable, Optional, TextIO
 
 import _core
 import orjson
 from _core import COLD, STATUS_ERROR, STATUS_SUCCESS, STATUS_TIMEOUT, THROTTLED_RESERVED
 from gateway import wire
-from gateway.aws.errors import response_too_large_payload
+from gateway.config import Config
+from gateway.scheduler.outcomes import response_too_large_payload
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
 from gateway.logs import LogSinks, init_report_line, init_start_line, invocation_log, report_line
 from gateway.scheduler import outcomes
@@ -29,18 +29,6 @@ log = logging.getLogger("lambdagate")
 
 _THROTTLE_REASONS = {THROTTLED_RESERVED: "ReservedFunctionConcurrentInvocationLimitExceeded"}
 _ACCOUNT_REASON = "ConcurrentInvocationLimitExceeded"
-
-
-@dataclass
-class SchedulerConfig:
-    account_concurrency: int = 1000        # AWS's default regional limit
-    keepalive_s: float = 600.0             # idle workers are reaped after this
-    init_timeout_s: float = 10.0           # Lambda's Init phase limit
-    log_dir: Optional[str] = None          # one <FunctionName>.log per function; None: console only
-    console: Optional[TextIO] = field(default_factory=lambda: sys.stderr)
-    enforce_memory: bool = True
-    memory_poll_ms: int = 10
-    python: str = sys.executable
 
 
 def _mb(kb: int) -> int:
@@ -63,8 +51,12 @@ class _Function:
 class Scheduler:
     """Runs invocations of the functions it is given; implements `Invoker`."""
 
-    def __init__(self, functions: Iterable[FunctionSpec], config: Optional[SchedulerConfig] = None):
-        self.config = config or SchedulerConfig()
+    def __init__(self, functions: Iterable[FunctionSpec], config: Optional[Config] = None, *,
+                 console: Optional[TextIO] = None):
+        """Console logs (START/END/REPORT and function output, besides the log files) go to
+        `console`, stderr by default, when `config.console_logs`."""
+        self.config = config = config or Config()
+        console = (console or sys.stderr) if config.console_logs else None
         self._pools = _core.Pools(self.config.account_concurrency)
         self._tally = _core.Tally()
         self._deadlines = _core.DeadlineHeap()
@@ -86,7 +78,7 @@ class Scheduler:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_deadline_ns = -1
         self._reaper: Optional[asyncio.TimerHandle] = None
-        self._sinks = LogSinks(self.config.log_dir, self.config.console)
+        self._sinks = LogSinks(config.log_dir, console)
         self._in_flight = 0
         self._drained: Optional[asyncio.Future] = None   # set while close() waits for in-flight work
         self._background: set = set()       # invocations whose callers gave up, still being settled

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import read_jsonl, wait_for
+from support.lambda_server import read_jsonl, wait_for
 
 
 def records_for(path, event_id):

@@ -8,7 +8,7 @@ import threading
 import botocore.exceptions
 import pytest
 
-from conftest import lambda_client, wait_for
+from support.lambda_server import lambda_client, wait_for
 
 
 def payload_of(response):
@@ -277,16 +277,16 @@ def test_unsupported_operation_is_named(client):
 
 
 def test_responses_go_out_whole_in_one_write(client, monkeypatch):
-    import gateway.server as gwserver
+    import gateway.http_protocol as http_protocol
     calls = []
-    original = gwserver._respond_whole
+    original = http_protocol.respond_whole
 
     def spy(cycle, status, headers, body):
         sent = original(cycle, status, headers, body)
         calls.append((cycle.scope["path"], status, sent))
         return sent
 
-    monkeypatch.setattr(gwserver, "_respond_whole", spy)
+    monkeypatch.setattr(http_protocol, "respond_whole", spy)
     result = client.invoke(FunctionName="echo", Payload=b'{"whole": true}')
     assert payload_of(result)["event"] == {"whole": True}
     with pytest.raises(client.exceptions.ResourceNotFoundException):

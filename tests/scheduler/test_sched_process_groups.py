@@ -2,9 +2,10 @@
 import json
 import textwrap
 
-from conftest import _still_there, pid_running
+from support.processes import pid_running, still_there
 
-from gateway.scheduler import Scheduler, SchedulerConfig
+from gateway.config import Config
+from gateway.scheduler import Scheduler
 from gateway.types import FunctionSpec
 
 HANDLER = textwrap.dedent("""\
@@ -26,7 +27,7 @@ def test_children_of_a_timed_out_or_stopped_worker_are_killed(tmp_path, run):
     children = []
 
     async def body():
-        sched = Scheduler([_spec(tmp_path, 1)], SchedulerConfig(log_dir=str(tmp_path / "logs"), console=None))
+        sched = Scheduler([_spec(tmp_path, 1)], Config(state_dir=str(tmp_path), console_logs=False))
         await sched.start()
         try:
             ok = await sched.invoke("Spawner", b"{}")
@@ -39,4 +40,4 @@ def test_children_of_a_timed_out_or_stopped_worker_are_killed(tmp_path, run):
     run(body())
     assert children
     # the first child lived in the worker that the second invocation's timeout killed
-    assert _still_there(children, timeout_s=5.0, check=pid_running) == []
+    assert still_there(children, timeout_s=5.0, check=pid_running) == []

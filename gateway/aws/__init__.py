@@ -1,1 +1,0 @@
-"""AWS-facing pieces of lambdagate: the SAM template loader and its helpers."""

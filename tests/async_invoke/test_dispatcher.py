@@ -1,0 +1,270 @@
+"""The durable store and the dispatcher with a fake invoker (no HTTP, no processes)."""
+import asyncio
+import os
+import sqlite3
+
+import pytest
+
+from gateway.async_invoke import AsyncInvoker
+from gateway.async_invoke import dispatcher as dispatcher_module
+from gateway.config import Config
+from gateway.errors import FunctionNotFound, Throttled
+from gateway.types import DestinationSpec, EventInvokeConfig, FunctionSpec, InvokeResult
+
+from support.lambda_server import read_jsonl
+
+
+class FakeInvoker:
+    """Answers from a script: 'ok', 'fail', 'throttle', or 'block' (waits on an event)."""
+
+    def __init__(self, specs, script=lambda name, payload, n: "ok"):
+        self.specs = {s.function_name: s for s in specs}
+        self.script = script
+        self.calls = []
+        self.reserved = {}
+        self.release = asyncio.Event()
+
+    def function(self, name):
+        for spec in self.specs.values():
+            if name in (spec.function_name, spec.logical_id):
+                return spec
+        raise FunctionNotFound(name)
+
+    def functions(self):
+        return list(self.specs.values())
+
+    def reserved_concurrency(self, name):
+        return self.reserved.get(self.function(name).function_name)
+
+    async def invoke(self, function, payload, *, client_context=None, invoked_arn=None, want_log=False,
+                     request_id=None):
+        self.calls.append((function, payload, request_id))
+        action = self.script(function, payload, len(self.calls))
+        if action == "block":
+            await self.release.wait()
+            action = "ok"
+        if action == "throttle":
+            raise Throttled("ConcurrentInvocationLimitExceeded")
+        if action == "fail":
+            return InvokeResult(request_id or "r", b'{"errorType":"E","errorMessage":"m"}', function_error="E",
+                                status="error")
+        return InvokeResult(request_id or "r", b'{"done":true}')
+
+
+def spec(name, **event_invoke):
+    return FunctionSpec(logical_id=name.title(), function_name=name, handler="h.h", runtime="python3.11",
+                        code_dir="/tmp", event_invoke=EventInvokeConfig(**event_invoke))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_group_commit_batches_concurrent_accepts(tmp_path):
+    async def main():
+        invoker = FakeInvoker([spec("f")])
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path)))
+        await ai.start()
+        f = invoker.function("f")
+        await asyncio.gather(*(ai.accept(f, b'{"i": %d}' % i, request_id=f"id-{i}") for i in range(500)))
+        commits = ai.store.commits
+        assert await ai.drain(10)
+        await ai.stop()
+        return commits, invoker.calls
+
+    commits, calls = run(main())
+    assert commits < 100                  # 500 accepts in far fewer fsync'd transactions
+    assert sorted(c[2] for c in calls) == sorted(f"id-{i}" for i in range(500))
+    rows = sqlite3.connect(str(tmp_path / "events.sqlite3")).execute("select count(*) from events").fetchone()
+    assert rows == (0,)                   # all done, all deleted
+
+
+def test_payload_bytes_are_kept_as_they_are(tmp_path):
+    raw = b'{ "b" : 1.50,\n  "a": "\\u00e9" }'
+
+    async def main():
+        invoker = FakeInvoker([spec("f", maximum_retry_attempts=0)], script=lambda *a: "fail")
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path)))
+        await ai.start()
+        await ai.accept(invoker.function("f"), raw, request_id="keep")
+        assert await ai.drain(10)
+        await ai.stop()
+        return invoker.calls
+
+    calls = run(main())
+    assert calls[0][1] == raw
+    [record] = read_jsonl(str(tmp_path / "dead-letter" / "f.jsonl"))
+    assert record["requestPayload"] == {"b": 1.5, "a": "é"}
+
+
+def test_unfinished_events_run_again_after_restart(tmp_path):
+    async def first_run():
+        invoker = FakeInvoker([spec("f")], script=lambda *a: "block")
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path)))
+        await ai.start()
+        f = invoker.function("f")
+        for i in range(3):
+            await ai.accept(f, b'{"i": %d}' % i, request_id=f"id-{i}")
+        await asyncio.sleep(0.05)
+        assert len(invoker.calls) == 3    # all three in flight
+        await ai.stop(grace_s=0)          # the "crash": in-flight attempts abandoned
+
+    async def second_run():
+        invoker = FakeInvoker([spec("f")])
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path)))
+        await ai.start()
+        recovered = ai.recovered
+        assert await ai.drain(10)
+        await ai.stop()
+        return recovered, invoker.calls
+
+    run(first_run())
+    recovered, calls = run(second_run())
+    assert recovered == 3
+    assert sorted((c[1], c[2]) for c in calls) == [(b'{"i": %d}' % i, f"id-{i}") for i in range(3)]
+
+
+def test_retry_count_survives_a_restart(tmp_path):
+    async def attempt_once():
+        invoker = FakeInvoker([spec("f")], script=lambda *a: "fail")
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_retry_delays_s=(0.2, 0.2)))
+        await ai.start()
+        await ai.accept(invoker.function("f"), b"{}", request_id="r1")
+        while not invoker.calls:
+            await asyncio.sleep(0.005)
+        await ai.stop()                   # before the first retry is due
+
+    async def finish():
+        invoker = FakeInvoker([spec("f")], script=lambda *a: "fail")
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_retry_delays_s=(0.01, 0.01)))
+        await ai.start()
+        assert await ai.drain(10)
+        await ai.stop()
+        return invoker.calls
+
+    run(attempt_once())
+    db = sqlite3.connect(str(tmp_path / "events.sqlite3"))
+    attempts, next_ms = db.execute("select attempts, next_ms from events").fetchone()
+    db.close()
+    assert attempts == 1 and next_ms > 0
+    assert len(run(finish())) == 2        # the two retries left, not three attempts again
+    [record] = read_jsonl(str(tmp_path / "dead-letter" / "f.jsonl"))
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["requestId"] == "r1"
+
+
+def test_throttles_back_off_and_do_not_count_as_attempts(tmp_path):
+    async def main():
+        invoker = FakeInvoker([spec("f")], script=lambda name, payload, n: "throttle" if n <= 3 else "ok")
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_throttle_backoff_s=(0.01, 0.02)))
+        await ai.start()
+        await ai.accept(invoker.function("f"), b"{}", request_id="t1")
+        assert await ai.drain(10)
+        await ai.stop()
+        return invoker.calls
+
+    assert len(run(main())) == 4
+    assert not os.path.exists(tmp_path / "dead-letter")
+
+
+def test_reserved_concurrency_zero_goes_straight_to_on_failure(tmp_path):
+    async def main():
+        target = DestinationSpec("SQS", "arn:aws:sqs:us-east-1:123456789012:q")
+        invoker = FakeInvoker([spec("f", on_failure=target)], script=lambda *a: "throttle")
+        invoker.reserved["f"] = 0
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path)))
+        await ai.start()
+        await ai.accept(invoker.function("f"), b'{"z": 0}', request_id="z1")
+        assert await ai.drain(10)
+        await ai.stop()
+
+    run(main())
+    [record] = read_jsonl(str(tmp_path / "destinations" / "arn_aws_sqs_us-east-1_123456789012_q.jsonl"))
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"z": 0}
+
+
+def test_old_events_expire_with_event_age_exceeded(tmp_path, monkeypatch):
+    offset = [0]
+    real_now = dispatcher_module._now_ms
+    monkeypatch.setattr(dispatcher_module, "_now_ms", lambda: real_now() + offset[0])
+
+    def script(name, payload, n):
+        offset[0] = 61_000          # after the first throttle, a minute passes
+        return "throttle"
+
+    async def main():
+        invoker = FakeInvoker([spec("f", maximum_event_age_s=60)], script=script)
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_throttle_backoff_s=(0.01, 0.01)))
+        await ai.start()
+        await ai.accept(invoker.function("f"), b'{"old": true}', request_id="old-1")
+        assert await ai.drain(10)
+        await ai.stop()
+        return invoker.calls
+
+    assert len(run(main())) == 1
+    [record] = read_jsonl(str(tmp_path / "dead-letter" / "f.jsonl"))
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["requestPayload"] == {"old": True}
+
+
+def test_concurrency_per_function_is_bounded(tmp_path):
+    async def main():
+        invoker = FakeInvoker([spec("f")], script=lambda *a: "block")
+        ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_concurrency=3))
+        await ai.start()
+        f = invoker.function("f")
+        for i in range(10):
+            await ai.accept(f, b"{}", request_id=f"c{i}")
+        await asyncio.sleep(0.05)
+        running = len(invoker.calls)
+        invoker.reserved["f"] = 1
+        invoker.release.set()
+        assert await ai.drain(10)
+        await ai.stop()
+        return running, len(invoker.calls)
+
+    running, total = run(main())
+    assert running == 3
+    assert total == 10
+
+
+def test_store_refuses_an_unusable_path(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+
+    async def main():
+        ai = AsyncInvoker(FakeInvoker([spec("f")]), Config(state_dir=str(blocker / "sub")))
+        with pytest.raises(Exception):
+            await ai.start()
+
+    run(main())
+
+
+def test_lambda_app_lifespan_starts_and_stops_the_dispatcher(tmp_path):
+    from gateway.lambda_api.endpoint import build_lambda_app
+
+    async def main():
+        app = build_lambda_app(FakeInvoker([spec("f")]), Config(state_dir=str(tmp_path)))
+        ai = app.state.async_invoker
+        messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+        sent = []
+        states = []
+
+        async def receive():
+            if len(sent) == 1:
+                states.append(ai.started)
+            return messages.pop(0)
+
+        async def send(message):
+            sent.append(message["type"])
+
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+        return sent, states, ai.started, ai.closed
+
+    sent, states, started_after, closed = run(main())
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert states == [True]
+    assert started_after is False and closed is True
+    assert (tmp_path / "events.sqlite3").exists()
