@@ -11,12 +11,12 @@ import signal
 import sys
 import time
 
+from gateway.apigw.routing import RouteTable
 from gateway.app import build_api_app
 from gateway.billing import format_summary, summary_row
 from gateway.config import Config
 from gateway.http_protocol import ApiGatewayProtocol, http_server
 from gateway.sam.template import load_configured_template
-from gateway.apigw.routing import RouteTable
 from gateway.scheduler import Scheduler
 
 log = logging.getLogger("lambdagate")

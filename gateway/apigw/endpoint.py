@@ -16,8 +16,8 @@ import orjson
 
 import _core
 from gateway.apigw import cors, events, responses
-from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
 from gateway.apigw.routing import RouteTable
+from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
 from gateway.http_io import RAW_HEADERS_KEY, ClientGone, body_framing, read_body, respond
 from gateway.types import Invoker, RouteSpec
 

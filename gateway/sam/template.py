@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
-from gateway.sam.intrinsics import NO_VALUE, Resolver, Unresolvable, template_parameters
-from gateway.sam.cors import HTTP_METHODS, http_cors, rest_cors
-from gateway.sam.template_io import (env_string, is_intrinsic, load_env_vars, load_yaml, parse_globals,
-                                     parse_parameter_overrides, with_globals)
 from gateway.config import Config
 from gateway.errors import TemplateError
+from gateway.sam.cors import HTTP_METHODS, http_cors, rest_cors
+from gateway.sam.intrinsics import NO_VALUE, Resolver, Unresolvable, template_parameters
+from gateway.sam.template_io import (env_string, is_intrinsic, load_env_vars, load_yaml, parse_globals,
+                                     parse_parameter_overrides, with_globals)
 from gateway.types import (ACCOUNT_ID, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, ApiSpec,
                            DestinationSpec, EventInvokeConfig, FunctionSpec, RouteSpec)
 

@@ -19,6 +19,8 @@ import pytest
 
 from support.servers import copy_app
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 CLF = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")

@@ -15,6 +15,8 @@ import fastapi  # noqa: F401
 import mangum  # noqa: F401
 from support.servers import copy_app
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 
 @pytest.fixture(scope="module")
 def rest_server(module_start_api, tmp_path_factory):

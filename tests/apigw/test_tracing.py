@@ -3,6 +3,9 @@ X-Amzn-Trace-Id header (the client's own, when it sent one), as on AWS."""
 import textwrap
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.integration   # starts real processes
 
 TEMPLATE = textwrap.dedent("""\
     Transform: AWS::Serverless-2016-10-31

@@ -11,6 +11,8 @@ import pytest
 
 import gateway
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(gateway.__file__)))
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

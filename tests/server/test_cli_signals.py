@@ -11,6 +11,8 @@ import pytest
 
 import gateway
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(gateway.__file__)))
 
 TEMPLATE = """\

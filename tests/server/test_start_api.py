@@ -19,6 +19,8 @@ import pytest
 
 from support.servers import EXAMPLES, copy_app, pid_gone, wait_for
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
