@@ -29,7 +29,10 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 3000                        # API Gateway (start-api)
     lambda_port: int = 3001                 # the Lambda API (start-lambda; beside start-api, 0 turns it off)
-    http_keep_alive_s: float = 5.0          # idle keep-alive connections are closed after this
+    http_keep_alive_s: float = 5.0          # idle connections (also ones that never sent a request) close after this
+    http_header_timeout_s: float = 10.0     # a request head must be complete this long after it began
+    http_max_head_bytes: int = 10240        # request line + headers, API Gateway's limit; above: 431
+    http_max_connections: int = 4096        # per port; lowered at startup to fit the open-files limit
     access_log: bool = False                # one line per HTTP request on the console (uvicorn's format)
     shutdown_grace_s: float = 10.0          # in-flight requests and invocations may finish within this
     reload: bool = True                     # retire warm workers when a function's code changes

@@ -2,21 +2,39 @@
 
 lambdagate's surfaces hand each whole response to `respond_whole` (offered in the scope under
 `http_io.RESPOND_KEY`) instead of two ASGI messages; anything else (TestClient, other apps) still
-goes through ASGI. This module relies on uvicorn's private protocol internals (`cycle`, `flow`,
-`pipeline`, `_start_asgi_task`, ...): pyproject.toml pins uvicorn to the releases that have them, and
-tests/server/test_http_protocol_wire.py and test_http_protocol_connections.py guard them.
+goes through ASGI. Each port also defends itself (gateway/http_guard.py decides): a request head
+over API Gateway's 10,240 bytes gets 431 before it is parsed further, a head must arrive within the
+header timeout and a first request within the keep-alive time, the number of open connections is
+capped, and bad requests are logged with the client's address and the reason.
+
+This module relies on uvicorn's private protocol internals (`cycle`, `flow`, `pipeline`,
+`_start_asgi_task`, ...): pyproject.toml pins uvicorn to the releases that have them, and
+tests/server/test_http_protocol_*.py guard them.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 from functools import partial
+from typing import Optional
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from gateway.config import Config
+from gateway.http_guard import ConnectionGuard
 from gateway.http_io import RAW_HEADERS_KEY, RESPOND_KEY
+
+# request line and header bytes beyond the target and the raw names and values: "GET ", " HTTP/1.1\r\n",
+# and ": " plus "\r\n" per header
+_REQUEST_LINE_EXTRA_BYTES = 20
+_HEADER_EXTRA_BYTES = 4
+
+
+class _Answered(Exception):
+    """Raised from a parser callback once the request has been answered and its connection closed:
+    it stops the parser from reading further."""
 
 
 class OneWriteTransport:
@@ -116,21 +134,116 @@ class OneWriteProtocol(HttpToolsProtocol):
         # access lines as lambdagate's Config says (uvicorn.Config carries it), not as whatever
         # handlers the "uvicorn.access" logger happens to have: a test runner's log capture adds one
         self.access_log = bool(config.access_log)
+        self.guard: ConnectionGuard = config.lambdagate_guard
+        self._max_head_bytes = self.guard.max_head_bytes
+
+    # ------------------------------------------------------------------ connections
 
     def connection_made(self, transport) -> None:
         super().connection_made(OneWriteTransport(transport, self.loop))
+        if not self.guard.admit(self, self.connections):
+            self._answer_and_close(503, b'{"message":"Service Unavailable"}')
+            return
+        # a connection that never sends a request is closed after the keep-alive time, as an idle one
+        self._idle_deadline_s = deadline_s = self.loop.time() + self.timeout_keep_alive
+        self._arm(deadline_s)
+
+    def eviction_rank(self):
+        """When the port is full, the connection with the lowest rank makes room: idle ones and
+        ones still sending a request head rank by their deadline; None for one with a request
+        in progress."""
+        if self.transport.is_closing():
+            return None
+        if self._idle_deadline_s is not None:
+            return self._idle_deadline_s
+        return self._head_deadline_s
+
+    def _answer_and_close(self, status: int, body: bytes) -> None:
+        self.transport.write(b"".join((STATUS_LINE[status], b"content-type: application/json\r\ncontent-length: ",
+                                       str(len(body)).encode(), b"\r\nconnection: close\r\n\r\n", body)))
+        self.transport.close()
+
+    # ------------------------------------------------------------------ request heads
+
+    _head_deadline_s = None     # loop time by which the head being read must be complete; None: not reading one
+    _head_bytes = 0             # size of the head being read, from what the parser has delivered of it
+    _head_chunk_bytes = 0       # bytes received while the head stayed incomplete: a partial header counts too
+    _heads = 0                  # request heads begun on this connection
+
+    def data_received(self, data: bytes) -> None:
+        self._idle_deadline_s = None
+        heads_before = self._heads
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _Answered):
+                return
+            raise
+        except httptools.HttpParserUpgrade:
+            return  # the request went to the app as an ordinary one; what follows is not HTTP
+        except httptools.HttpParserError as exc:
+            self.guard.refused(self.client, f"invalid HTTP request ({exc}): answered 400", key="invalid")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        if self._head_deadline_s is not None and self._heads == heads_before:
+            # all of this chunk belongs to a head still incomplete: httptools holds a header whose
+            # end has not come in memory, so bound what it may hold
+            self._head_chunk_bytes += len(data)
+            if self._head_chunk_bytes > self._max_head_bytes:
+                self._refuse_large_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._heads += 1
+        self._head_bytes = _REQUEST_LINE_EXTRA_BYTES
+        self._head_chunk_bytes = 0
+        self._head_deadline_s = deadline_s = self.loop.time() + self.guard.header_timeout_s
+        if self._idle_timer is None or self._idle_timer_at_s > deadline_s:
+            self._arm(deadline_s)
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > self._max_head_bytes:
+            self._refuse_large_head()
+            raise _Answered
+
+    def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, inlined: once per header
+        self._head_bytes += len(name) + len(value) + _HEADER_EXTRA_BYTES
+        if self._head_bytes > self._max_head_bytes:
+            self._refuse_large_head()
+            raise _Answered
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
+
+    def _refuse_large_head(self) -> None:
+        self._head_deadline_s = None
+        self.guard.refused(self.client, f"request head over {self._max_head_bytes} bytes: answered 431",
+                           key="large head")
+        self._answer_and_close(431, b'{"message":"Request Header Fields Too Large"}')
 
     def on_headers_complete(self) -> None:
+        self._head_deadline_s = None
+        if self.parser.should_upgrade() and any(name == b"upgrade" and value.lower() == b"websocket"
+                                                for name, value in self.headers):
+            self.guard.refused(self.client, "WebSocket upgrade on a port that serves none: answered 400",
+                               key="websocket")
+            self._answer_and_close(400, b'{"message":"WebSocket upgrades are not supported on this port"}')
+            raise _Answered
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope:
             self.scope[RESPOND_KEY] = partial(respond_whole, cycle)
 
-    # Keep-alive timeout, lazily: uvicorn arms a fresh timer after every response and cancels
-    # it when the next request comes, a timer handle per request. Here one timer per
-    # connection checks, when it fires, whether the connection has been idle long enough.
+    # ------------------------------------------------------------------ idle and slow connections
+    # Lazily: uvicorn arms a fresh keep-alive timer after every response and cancels it when the
+    # next request comes, a timer handle per request. Here one timer per connection checks, when
+    # it fires, whether the connection has been idle, or slow with a request head, long enough.
     _idle_deadline_s = None     # loop time at which an idle connection is closed; None: busy
-    _idle_timer = None
+    _idle_timer = None          # the one timer of this connection, and when it fires
+    _idle_timer_at_s = 0.0
 
     def _unset_keepalive_if_required(self) -> None:
         self._idle_deadline_s = None
@@ -148,19 +261,37 @@ class OneWriteProtocol(HttpToolsProtocol):
             return
         self._idle_deadline_s = deadline_s = self.loop.time() + self.timeout_keep_alive
         if self._idle_timer is None:
-            self._idle_timer = self.loop.call_at(deadline_s, self._check_idle)
+            self._arm(deadline_s)
+
+    def _arm(self, at_s: float) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._idle_timer_at_s = at_s
+        self._idle_timer = self.loop.call_at(at_s, self._check_idle)
 
     def _check_idle(self) -> None:
         self._idle_timer = None
-        deadline_s = self._idle_deadline_s
-        if deadline_s is None or self.transport.is_closing():
-            return  # busy: the next response arms the timer again
+        if self.transport.is_closing():
+            return
         # uvloop's clock ticks in whole milliseconds: a deadline a hair past the tick the timer
         # fired on is due, not a reason to re-arm for "now" until the next tick
-        if self.loop.time() + 0.001 >= deadline_s:
-            self.timeout_keep_alive_handler()
+        now_s = self.loop.time() + 0.001
+        deadline_s = self._idle_deadline_s
+        if deadline_s is not None:
+            if now_s >= deadline_s:
+                self.timeout_keep_alive_handler()
+                return
         else:
-            self._idle_timer = self.loop.call_at(deadline_s, self._check_idle)
+            deadline_s = self._head_deadline_s
+            if deadline_s is None:
+                return  # busy: the next response arms the timer again
+            if now_s >= deadline_s:
+                self._head_deadline_s = None
+                self.guard.refused(self.client, f"request head not complete after {self.guard.header_timeout_s:g} s: "
+                                                "answered 408", key="slow head")
+                self._answer_and_close(408, b'{"message":"Request Timeout"}')
+                return
+        self._arm(deadline_s)
 
     def connection_lost(self, exc) -> None:
         if self._idle_timer is not None:
@@ -179,6 +310,10 @@ class ApiGatewayProtocol(OneWriteProtocol):
         self.scope[RAW_HEADERS_KEY] = self.raw_headers
 
     def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, inlined: once per header
+        self._head_bytes += len(name) + len(value) + _HEADER_EXTRA_BYTES
+        if self._head_bytes > self._max_head_bytes:
+            self._refuse_large_head()
+            raise _Answered
         self.raw_headers.append((name, value))
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
@@ -193,12 +328,20 @@ class Server(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-def http_server(app, host: str, port: int, config: Config, protocol=OneWriteProtocol) -> Server:
-    server = Server(uvicorn.Config(app, host=host, port=port, loop="none", http=protocol, ws="none", lifespan="off",
-                                   access_log=config.access_log, timeout_keep_alive=config.http_keep_alive_s,
-                                   log_level="debug" if config.debug else "warning",
-                                   timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)),
-                                   server_header=False, proxy_headers=False))
+def http_server(app, host: str, port: int, config: Config, protocol=OneWriteProtocol, *, name: str = "HTTP",
+                max_connections: Optional[int] = None) -> Server:
+    """A server for `app` with lambdagate's protocol; `name` (e.g. "API Gateway port 3000") starts its
+    refusal log lines; `max_connections` defaults to Config.http_max_connections."""
+    uv_config = uvicorn.Config(app, host=host, port=port, loop="none", http=protocol, ws="none", lifespan="off",
+                               access_log=config.access_log, timeout_keep_alive=config.http_keep_alive_s,
+                               log_level="debug" if config.debug else "warning",
+                               timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)),
+                               server_header=False, proxy_headers=False)
+    # the protocol reads the port's guard from the config uvicorn hands every connection
+    uv_config.lambdagate_guard = ConnectionGuard(
+        name, config.http_max_connections if max_connections is None else max_connections,
+        config.http_max_head_bytes, config.http_header_timeout_s)
+    server = Server(uv_config)
     if config.access_log:  # uvicorn's log level above would drop its INFO access lines
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     return server

@@ -15,6 +15,7 @@ from gateway.apigw.routing import RouteTable
 from gateway.app import build_api_app
 from gateway.billing import format_summary, summary_row
 from gateway.config import Config
+from gateway.http_guard import connection_cap, raise_open_files_limit
 from gateway.http_protocol import ApiGatewayProtocol, http_server
 from gateway.sam.template import load_configured_template
 from gateway.scheduler import Scheduler
@@ -59,6 +60,13 @@ async def _watch_code(scheduler: Scheduler, functions, stop: asyncio.Event, stat
 
 async def serve(config: Config, command: str) -> int:
     started_s = time.perf_counter()
+    # every connection, worker pipe and log file is a descriptor: the soft limit (often 1024) would
+    # let a few hundred silent sockets starve both ports
+    open_files = raise_open_files_limit()
+    ports = (command == "start-api") + (command == "start-lambda" or bool(config.lambda_port))
+    max_connections = connection_cap(config.http_max_connections, ports, open_files)
+    if max_connections < config.http_max_connections:
+        log.info("at most %d open connections per port (open-files limit %d)", max_connections, open_files)
     template = load_configured_template(config)
     for warning in template.warnings:
         log.warning("%s", warning)
@@ -76,7 +84,8 @@ async def serve(config: Config, command: str) -> int:
                 log.warning("%s declares no Api or HttpApi events: every request will get a not-found answer",
                             template.path)
             servers.append(http_server(build_api_app(table, scheduler), config.host, config.port, config,
-                                        ApiGatewayProtocol))
+                                       ApiGatewayProtocol, name=f"API Gateway port {config.port}",
+                                       max_connections=max_connections))
             sys.stderr.write(route_table_text(table, f"http://{config.host}:{config.port}"))
         if command == "start-lambda" or config.lambda_port:
             from gateway.lambda_api.endpoint import build_lambda_app
@@ -84,7 +93,8 @@ async def serve(config: Config, command: str) -> int:
             lambda_app = build_lambda_app(scheduler, config)
             # reruns the events a previous run accepted but did not finish
             await lambda_app.state.async_invoker.start()
-            servers.append(http_server(lambda_app, config.host, port, config))
+            servers.append(http_server(lambda_app, config.host, port, config, name=f"Lambda API port {port}",
+                                       max_connections=max_connections))
             sys.stderr.write(f"Lambda API on http://{config.host}:{port} "
                              f"(functions: {', '.join(template.functions) or 'none'})\n")
         if config.warm_containers == "EAGER":

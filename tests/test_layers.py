@@ -19,7 +19,7 @@ LAYERS = {
     "gateway.config": 1, "gateway.logs": 1, "gateway.billing": 1,
     "gateway.sam": 2,
     "gateway.scheduler": 3, "gateway.async_invoke": 3,
-    "gateway.http_io": 4,
+    "gateway.http_io": 4, "gateway.http_guard": 4,
     "gateway.http_protocol": 5, "gateway.apigw": 5, "gateway.lambda_api": 5,
     "gateway.app": 6,
     "gateway.server": 7,
