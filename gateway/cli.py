@@ -88,6 +88,10 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
                    help=f"account concurrency limit across all functions (default: {_DEFAULTS.account_concurrency}, "
                         "as on AWS)")
     p.add_argument("--access-log", action="store_true", help="print one line per HTTP request")
+    p.add_argument("--log-file-max-mb", type=int, default=_DEFAULTS.log_file_max_mb, metavar="MB",
+                   help=f"a function's log file rotates at this size (default: {_DEFAULTS.log_file_max_mb})")
+    p.add_argument("--log-files", type=int, default=_DEFAULTS.log_files_kept, metavar="N",
+                   help=f"log files kept per function, the current one included (default: {_DEFAULTS.log_files_kept})")
     p.add_argument("--quiet", action="store_true", help="no function logs on the console (log files still written)")
 
 
@@ -105,6 +109,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         config.keepalive_s = args.keep_alive
         config.account_concurrency = args.concurrency
         config.access_log = args.access_log
+        config.log_file_max_mb = args.log_file_max_mb
+        config.log_files_kept = args.log_files
         config.console_logs = not args.quiet
     return config
 

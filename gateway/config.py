@@ -50,6 +50,8 @@ class Config:
 
     # ---- state: per-function log files and the asynchronous event store
     state_dir: str = ".lambdagate"
+    log_file_max_mb: int = 100              # a function's log file rotates when it would grow past this
+    log_files_kept: int = 5                 # <name>.log and <name>.log.1 .. .4
 
     # ---- asynchronous invocations (InvocationType=Event)
     async_retry_delays_s: tuple = (60.0, 120.0)      # before retry 1, 2 (AWS: ~1 min, then ~2 min)

@@ -1,12 +1,16 @@
-"""Lambda's platform log lines (START, END, REPORT, INIT_START) and where they go:
-the console and one log file per function. Writes are buffered and flushed
-shortly after, so a busy gateway pays for one write per batch, not per line."""
+"""Lambda's platform log lines (START, END, REPORT, INIT_START) and where they go: the console and
+one log file per function, rotated by size. The event loop only collects text; a writer thread
+does the I/O a batch at a time, so a busy gateway pays for one hand-over per batch, not per line,
+and never waits for a disk or a terminal."""
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
 import sys
+import threading
+import time
+from collections import deque
 from typing import Optional, TextIO
 
 from _core import format_ms
@@ -50,34 +54,41 @@ def invocation_log(request_id: str, function_output: bytes, report: str, prefix:
 
 
 class LogSinks:
-    """The console and per-function log files, flushed together soon after a write."""
+    """The console and per-function log files. The event loop only collects text; every ~20 ms the
+    batch goes to a writer thread, which does the file and console I/O, so a flood of output or a
+    slow terminal never stalls requests. Files rotate by size (`name.log` -> `name.log.1` ...),
+    keeping `files_kept` of them. When the writer falls `max_pending_bytes` behind, further text is
+    dropped and a line in the file says how much, rather than letting the gateway grow."""
 
-    def __init__(self, log_dir: Optional[str], console: Optional[TextIO] = sys.stderr, flush_delay_s: float = 0.02):
+    def __init__(self, log_dir: Optional[str], console: Optional[TextIO] = sys.stderr, flush_delay_s: float = 0.02,
+                 *, max_file_bytes: int = 100 * 1024 * 1024, files_kept: int = 5,
+                 max_pending_bytes: int = 64 * 1024 * 1024):
         self.log_dir = log_dir
         self.console = console
         self.flush_delay_s = flush_delay_s
-        self._files: dict = {}
-        self._console_text: list = []   # written at the next flush: one console write per batch
+        self.max_file_bytes = max_file_bytes
+        self.files_kept = max(1, files_kept)
+        self.max_pending_bytes = max_pending_bytes
+        self._batch: list = []          # (function name, text) since the last flush, on the loop
+        self._batch_bytes = 0
         self._pending = False
         self._closed = False
+        self._queue: deque = deque()    # batches handed to the writer thread
+        self._queued_bytes = 0          # guarded by _wake's lock
+        self._dropped: dict = {}        # function name -> bytes dropped since the last note
+        self._wake = threading.Condition()
+        self._files: dict = {}          # function name -> [open file, its size]; the writer thread's
+        self._stopping = False
         if log_dir:
             os.makedirs(log_dir, exist_ok=True)
-
-    def _file(self, function_name: str):
-        f = self._files.get(function_name)
-        if f is None and self.log_dir:
-            f = open(os.path.join(self.log_dir, f"{function_name}.log"), "a", encoding="utf-8", buffering=1 << 16)
-            self._files[function_name] = f
-        return f
+        self._thread = threading.Thread(target=self._run, name="lambdagate-logs", daemon=True)
+        self._thread.start()
 
     def write(self, function_name: str, text: str) -> None:
         if self._closed:  # lambdagate has stopped: a late invocation's log has nowhere to go
             return
-        f = self._file(function_name)
-        if f is not None:
-            f.write(text)
-        if self.console is not None:
-            self._console_text.append(text)
+        self._batch.append((function_name, text))
+        self._batch_bytes += len(text)
         if not self._pending:
             self._pending = True
             try:
@@ -86,21 +97,101 @@ class LogSinks:
                 self.flush()
 
     def flush(self) -> None:
+        """Hand what was written to the writer thread."""
         self._pending = False
-        for f in self._files.values():
-            f.flush()
-        if self.console is not None and self._console_text:
-            text = "".join(self._console_text)
-            self._console_text.clear()
-            try:
-                self.console.write(text)
-                self.console.flush()
-            except ValueError:  # the console was closed under us (interpreter shutdown)
-                pass
+        if not self._batch:
+            return
+        batch, size = self._batch, self._batch_bytes
+        self._batch, self._batch_bytes = [], 0
+        with self._wake:
+            if self._queued_bytes + size > self.max_pending_bytes:
+                for name, text in batch:
+                    self._dropped[name] = self._dropped.get(name, 0) + len(text)
+            else:
+                self._queue.append(batch)
+                self._queued_bytes += size
+            self._wake.notify()
+
+    def drain(self, timeout_s: float = 10.0) -> bool:
+        """Wait until everything flushed so far is written; False when the writer did not finish in time."""
+        self.flush()
+        deadline = time.monotonic() + timeout_s
+        with self._wake:
+            while self._queue or self._queued_bytes:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._wake.wait(remaining)
+        return True
 
     def close(self) -> None:
+        if self._closed:
+            return
         self.flush()
         self._closed = True
-        for f in self._files.values():
-            f.close()
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join(30)
+
+    # ------------------------------------------------------------------ the writer thread
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._stopping:
+                    self._wake.wait()
+                if not self._queue:
+                    break
+                batch = self._queue.popleft()
+                dropped, self._dropped = self._dropped, {}
+            self._write_batch(batch, dropped)
+            with self._wake:
+                self._queued_bytes -= sum(len(text) for _, text in batch)
+                self._wake.notify_all()
+        for entry in self._files.values():
+            entry[0].close()
         self._files.clear()
+
+    def _write_batch(self, batch: list, dropped: dict) -> None:
+        for name, size in dropped.items():
+            self._append(name, f"[lambdagate: {size} bytes of this function's log were dropped: the log writer "
+                               f"was more than {self.max_pending_bytes // (1024 * 1024)} MB behind]\n")
+        for name, text in batch:
+            self._append(name, text)
+        for entry in self._files.values():
+            entry[0].flush()
+        if self.console is not None:
+            try:
+                self.console.write("".join(text for _, text in batch))
+                self.console.flush()
+            except (ValueError, OSError):  # the console was closed under us (interpreter shutdown)
+                pass
+
+    def _append(self, function_name: str, text: str) -> None:
+        if not self.log_dir:
+            return
+        entry = self._files.get(function_name)
+        if entry is None:
+            path = os.path.join(self.log_dir, f"{function_name}.log")
+            f = open(path, "a", encoding="utf-8", errors="backslashreplace", buffering=1 << 16)
+            entry = self._files[function_name] = [f, f.tell()]
+        data_bytes = len(text.encode("utf-8", "backslashreplace")) if not text.isascii() else len(text)
+        if entry[1] and entry[1] + data_bytes > self.max_file_bytes:
+            entry = self._rotate(function_name, entry)
+        entry[0].write(text)
+        entry[1] += data_bytes
+
+    def _rotate(self, function_name: str, entry: list) -> list:
+        """name.log -> name.log.1 -> ... ; the oldest beyond files_kept goes."""
+        entry[0].close()
+        base = os.path.join(self.log_dir, f"{function_name}.log")
+        for i in range(self.files_kept - 1, 0, -1):
+            older = f"{base}.{i - 1}" if i > 1 else base
+            if os.path.exists(older):
+                os.replace(older, f"{base}.{i}")   # replaces, and so drops, the oldest kept
+        if self.files_kept == 1:
+            os.remove(base)
+        f = open(base, "a", encoding="utf-8", errors="backslashreplace", buffering=1 << 16)
+        entry[:] = [f, 0]
+        return entry
