@@ -272,7 +272,9 @@ async def api_layer_cost(root: str, n: int) -> float:
 
     fn = FunctionSpec("Ok", "ok", "app.ok", "python3.11", os.path.join(root, "src"))
 
-    class Fake:
+    class Fake:  # gateway.types.ManagedInvoker
+        closing = False
+
         def function(self, name):
             return fn
 
@@ -281,6 +283,12 @@ async def api_layer_cost(root: str, n: int) -> float:
 
         async def invoke(self, function, payload, **kwargs):
             return InvokeResult("00000000-0000-4000-8000-000000000000", b'{"ok":true}')
+
+        def reserved_concurrency(self, name):
+            return None
+
+        def set_reserved_concurrency(self, name, reserved):
+            pass
 
     fake = Fake()
     app = build_lambda_app(fake, Config(state_dir=os.path.join(root, ".state-layer")))

@@ -23,6 +23,9 @@ class StubInvoker:
     def function(self, name):
         return self.template.functions[name]
 
+    def functions(self):
+        return list(self.template.functions.values())
+
     async def invoke(self, name, payload, **kwargs):
         return InvokeResult("stub", HELLO)
 

@@ -46,9 +46,5 @@ class PayloadTooLarge(LambdagateError):
         super().__init__(message or f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
 
 
-class InvalidRequestContent(LambdagateError):
-    """An event that is not JSON."""
-
-
 class RuntimeUnavailable(LambdagateError):
     """A function's runtime cannot be started on this machine."""

@@ -6,7 +6,7 @@ tests can pass it around without importing each other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Optional, Protocol
+from typing import Literal, Mapping, Optional, Protocol, runtime_checkable
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -111,11 +111,18 @@ class InvokeResult:
         return self.function_error is not None
 
 
+# What the HTTP surfaces and the asynchronous dispatcher use of the scheduler
+# (gateway.scheduler.Scheduler implements all three; the signatures are the scheduler's own).
+
+@runtime_checkable
 class Invoker(Protocol):
     """What the HTTP surfaces need from the scheduler; tests pass a fake."""
 
     def function(self, name: str) -> FunctionSpec:
         """The function by logical id or FunctionName; raises FunctionNotFound."""
+
+    def functions(self) -> list:
+        """Every function of the template (a list of FunctionSpec), in template order."""
 
     async def invoke(self, function: str, payload: bytes, *, client_context: Optional[str] = None,
                      invoked_arn: Optional[str] = None, want_log: bool = False,
@@ -123,3 +130,22 @@ class Invoker(Protocol):
         """Run one invocation (with the caller's request id, for an accepted async event, and the
         caller's X-Ray trace root, `Root=1-...`, when API Gateway traced the request);
         raises Throttled when no capacity is left."""
+
+
+@runtime_checkable
+class ConcurrencyControl(Protocol):
+    """Reserved concurrency per function (Get/Put/DeleteFunctionConcurrency, the dispatcher's capacity)."""
+
+    def reserved_concurrency(self, name: str) -> Optional[int]:
+        """The function's reserved concurrency, None when unreserved; raises FunctionNotFound."""
+
+    def set_reserved_concurrency(self, name: str, reserved: Optional[int]) -> None:
+        """Reserve `reserved` executions for the function (None: unreserved); raises FunctionNotFound."""
+
+
+@runtime_checkable
+class ManagedInvoker(Invoker, ConcurrencyControl, Protocol):
+    """What the Lambda API and the asynchronous dispatcher take: an Invoker with concurrency
+    controls that says when it is shutting down."""
+
+    closing: bool       # True once shutdown began: invoke() refuses new invocations

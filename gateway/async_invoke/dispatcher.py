@@ -28,10 +28,9 @@ from gateway.async_invoke import destinations as dst
 from gateway.async_invoke.store import Event, EventStore
 from gateway.config import Config
 from gateway.errors import FunctionNotFound, LambdagateError, Throttled
-from gateway.types import EventInvokeConfig, FunctionSpec
+from gateway.types import EventInvokeConfig, FunctionSpec, ManagedInvoker
 
 log = logging.getLogger("lambdagate")
-
 
 
 def _now_ms() -> int:
@@ -39,9 +38,10 @@ def _now_ms() -> int:
 
 
 class AsyncInvoker:
-    """Durable asynchronous invocation over an Invoker (the scheduler)."""
+    """Durable asynchronous invocation over a ManagedInvoker (the scheduler): it uses `function()`,
+    `invoke()`, `reserved_concurrency()` and `closing`."""
 
-    def __init__(self, invoker, config: Optional[Config] = None, *, db_path: Optional[str] = None):
+    def __init__(self, invoker: ManagedInvoker, config: Optional[Config] = None, *, db_path: Optional[str] = None):
         """Takes from `config`: state_dir (the store and the destination files), the async_* settings."""
         config = config or Config()
         self.invoker = invoker
@@ -223,14 +223,12 @@ class AsyncInvoker:
         self._arm_timer()
 
     def _capacity(self, name: str) -> int:
-        reserved_of = getattr(self.invoker, "reserved_concurrency", None)
-        if reserved_of is not None:
-            try:
-                reserved = reserved_of(name)
-            except FunctionNotFound:
-                reserved = None
-            if reserved is not None:
-                return min(self.max_concurrency, max(reserved, 1))   # 0: one attempt finds the throttle
+        try:
+            reserved = self.invoker.reserved_concurrency(name)
+        except FunctionNotFound:
+            reserved = None
+        if reserved is not None:
+            return min(self.max_concurrency, max(reserved, 1))   # 0: one attempt finds the throttle
         return self.max_concurrency
 
     def _pump(self, name: str) -> None:
@@ -303,8 +301,7 @@ class AsyncInvoker:
             result = await self.invoker.invoke(spec.logical_id, event.payload,
                                                invoked_arn=event.invoked_arn or spec.arn, request_id=event.request_id)
         except Throttled:
-            reserved_of = getattr(self.invoker, "reserved_concurrency", None)
-            if reserved_of is not None and reserved_of(spec.function_name) == 0:
+            if self.invoker.reserved_concurrency(spec.function_name) == 0:
                 # reserved concurrency 0: straight to the on-failure destination, no retries
                 await self._record_failure(event, spec, dst.RETRIES_EXHAUSTED, dst.Outcome(429))
                 return
@@ -315,7 +312,7 @@ class AsyncInvoker:
             await self._record_failure(event, spec, dst.RETRIES_EXHAUSTED, dst.Outcome(404))
             return
         except LambdagateError as exc:
-            if self.stopping or getattr(self.invoker, "closing", False):
+            if self.stopping or self.invoker.closing:
                 return                          # shutting down: not an attempt; runs at the next start
             if spec.function_name not in self._warned:
                 self._warned.add(spec.function_name)

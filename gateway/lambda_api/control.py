@@ -1,6 +1,12 @@
 """The Lambda API's control operations (ListFunctions, GetFunction, configuration,
 concurrency, event-invoke-config, InvokeAsync): the part of the service that is not
-the Invoke hot path. `LambdaApi` (invoke_api.py) inherits them."""
+the Invoke hot path.
+
+`ControlOperations` is an object that `LambdaApi` (endpoint.py) builds and owns; it is given
+exactly what it uses: the template's functions and their concurrency controls (the scheduler,
+through `gateway.types.ConcurrencyControl`), the event-invoke-configs (`EventInvokeConfigs`,
+the AsyncInvoker), the endpoint's name resolver and Event acceptor (`Resolve`, `Accept`), a
+request-id source and the account concurrency limit (`Config.account_concurrency`)."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +16,7 @@ import hashlib
 import os
 import time
 import uuid
-from typing import Optional
+from typing import Callable, Optional, Protocol, runtime_checkable
 from urllib.parse import parse_qs
 
 import orjson
@@ -19,8 +25,8 @@ from gateway.async_invoke.destinations import destination_from_arn
 from gateway.lambda_api import errors as E
 from gateway.lambda_api.model import CODE_CACHE_S, CodeInfo, code_info, last_modified, operation_for
 from gateway.http_io import read_body
-from gateway.types import (ACCOUNT_ID, ASYNC_PAYLOAD_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES, DestinationSpec,
-                           EventInvokeConfig, FunctionSpec)
+from gateway.types import (ACCOUNT_ID, ASYNC_PAYLOAD_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES, ConcurrencyControl,
+                           DestinationSpec, EventInvokeConfig, FunctionSpec)
 
 _JSON = (b"content-type", b"application/json")
 LIST_PAGE_MAX = 50
@@ -66,13 +72,58 @@ class Problem(Exception):
         self.response = response
 
 
+# ---- what ControlOperations needs from its owners
+
+class Resolve(Protocol):
+    """The endpoint's name resolver: (spec, qualifier or None) for a FunctionName path label and a
+    Qualifier parameter; raises Problem (a validation or not-found answer)."""
+
+    def __call__(self, raw: str, qualifier: Optional[str], request_id: str) -> tuple: ...
+
+
+class Accept(Protocol):
+    """The endpoint's Event acceptor: stores one asynchronous invocation and answers `status`
+    (or a service error when the event could not be stored)."""
+
+    async def __call__(self, spec: FunctionSpec, body: bytes, request_id: str, invoked_arn: str,
+                       status: int) -> tuple: ...
+
+
+@runtime_checkable
+class EventInvokeConfigs(Protocol):
+    """The per-function EventInvokeConfig (gateway.async_invoke.AsyncInvoker)."""
+
+    def event_invoke_config(self, spec: FunctionSpec) -> EventInvokeConfig: ...
+
+    def has_event_invoke_config(self, spec: FunctionSpec) -> bool: ...
+
+    def set_event_invoke_config(self, spec: FunctionSpec, config: Optional[EventInvokeConfig]) -> None: ...
 
 
 class ControlOperations:
-    """Every operation but Invoke, as methods of the Lambda API endpoint."""
+    """Every operation but Invoke; `handle()` answers one request."""
 
-    async def _control(self, scope, receive, method: str, path: str) -> tuple:
-        request_id = self._ids.next_id()
+    def __init__(self, *, functions: Callable[[], list], concurrency: ConcurrencyControl,
+                 event_configs: EventInvokeConfigs, resolve: Resolve, accept: Accept,
+                 next_id: Callable[[], str], account_concurrency: int):
+        """`functions()` lists the template's FunctionSpecs (Invoker.functions); `account_concurrency`
+        is the account's concurrency limit (Config.account_concurrency)."""
+        self._functions = functions
+        self._concurrency_control = concurrency
+        self._event_configs = event_configs
+        self._resolve = resolve
+        self._accept = accept
+        self._next_id = next_id
+        self._account_concurrency = int(account_concurrency)
+        self._code: dict = {}                     # code_dir -> CodeInfo
+        self._eic_modified: dict = {}             # FunctionName -> epoch s of the last Put/Update
+        self._started_s = time.time()
+
+    def _specs(self) -> list:
+        return list(self._functions())
+
+    async def handle(self, scope, receive, method: str, path: str) -> tuple:
+        request_id = self._next_id()
         query = parse_qs(scope["query_string"].decode("latin-1")) if scope["query_string"] else {}
         parts = path.rstrip("/").split("/")
         # ['', version, 'functions', name, tail...]
@@ -94,7 +145,7 @@ class ControlOperations:
                     return await self._put_concurrency(name, receive, request_id)
                 if method == "DELETE":
                     spec, _ = self._resolve(name, None, request_id)
-                    self.invoker.set_reserved_concurrency(spec.logical_id, None)
+                    self._concurrency_control.set_reserved_concurrency(spec.logical_id, None)
                     return empty_response(204, request_id)
             elif version == "2019-09-30" and name is not None and tail == "concurrency" and method == "GET":
                 spec, _ = self._resolve(name, None, request_id)
@@ -209,15 +260,8 @@ class ControlOperations:
 
     # GetAccountSettings
 
-    def _account_limit(self) -> int:
-        config = getattr(self.invoker, "config", None)
-        return int(getattr(config, "account_concurrency", 1000))
-
     def _reserved(self, spec: FunctionSpec) -> Optional[int]:
-        reserved_of = getattr(self.invoker, "reserved_concurrency", None)
-        if reserved_of is None:
-            return spec.reserved_concurrency
-        return reserved_of(spec.logical_id)
+        return self._concurrency_control.reserved_concurrency(spec.logical_id)
 
     def _reserved_total(self, exclude: Optional[str] = None) -> int:
         return sum(self._reserved(s) or 0 for s in {s.function_name: s for s in self._specs()}.values()
@@ -225,7 +269,7 @@ class ControlOperations:
 
     async def _account_settings(self) -> dict:
         specs = list({s.function_name: s for s in self._specs()}.values())
-        limit = self._account_limit()
+        limit = self._account_concurrency
         code_size = 0
         for code_dir in {s.code_dir for s in specs}:
             code_size += (await self._code_info(code_dir)).size
@@ -254,13 +298,13 @@ class ControlOperations:
             return E.invalid_parameter(f"1 validation error detected: Value '{value}' at "
                                        "'reservedConcurrentExecutions' failed to satisfy constraint: Member must "
                                        "have value greater than or equal to 0", request_id)
-        limit = self._account_limit()
+        limit = self._account_concurrency
         minimum = min(UNRESERVED_MINIMUM, limit)
         if limit - self._reserved_total(exclude=spec.function_name) - value < minimum:
             return E.invalid_parameter("Specified ReservedConcurrentExecutions for function decreases account's "
                                        f"UnreservedConcurrentExecution below its minimum value of [{minimum}].",
                                        request_id)
-        self.invoker.set_reserved_concurrency(spec.logical_id, value)
+        self._concurrency_control.set_reserved_concurrency(spec.logical_id, value)
         return json_response(200, {"ReservedConcurrentExecutions": value}, request_id)
 
     # Get/Put/Update/Delete/ListFunctionEventInvokeConfig(s)
@@ -280,7 +324,7 @@ class ControlOperations:
     async def _event_invoke_config(self, method: str, name: str, tail: str, qualifier: Optional[str], receive,
                                    request_id: str) -> Optional[tuple]:
         spec, _ = self._resolve(name, qualifier, request_id)
-        ai = self.async_invoker
+        ai = self._event_configs
         if tail == "event-invoke-config/list" and method == "GET":
             configs = [self._eic_json(spec, ai.event_invoke_config(spec))] if ai.has_event_invoke_config(spec) else []
             return json_response(200, {"FunctionEventInvokeConfigs": configs}, request_id)

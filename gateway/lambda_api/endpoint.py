@@ -1,9 +1,10 @@
 """The Lambda API (rest-json, `2015-03-31`) that boto3 and the AWS CLI talk to with --endpoint-url.
 
 Invoke is served by a raw ASGI handler (raw body bytes straight to the invoker, one
-write of headers and one of body); the control operations are plain functions over
-the scope. Operations lambdagate does not emulate answer 501 `NotImplemented` naming
-the operation (the code `sam local start-lambda` uses; botocore does not retry 501).
+write of headers and one of body); the control operations are answered by a
+`ControlOperations` object (control.py) that the endpoint owns. Operations lambdagate does
+not emulate answer 501 `NotImplemented` naming the operation (the code `sam local
+start-lambda` uses; botocore does not retry 501).
 
 Asynchronous invocations (InvocationType=Event, InvokeAsync) are stored durably by
 `gateway.async_invoke.AsyncInvoker` before 202 is returned; the app exposes it as
@@ -18,7 +19,6 @@ import contextlib
 import logging
 import os
 import re
-import time
 from typing import Optional
 from urllib.parse import parse_qs
 
@@ -32,7 +32,8 @@ from gateway.lambda_api import errors as E
 from gateway.lambda_api.control import ControlOperations, Problem, empty_response, event_payload
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
 from gateway.http_io import ClientGone, read_body, respond
-from gateway.types import ASYNC_PAYLOAD_LIMIT_BYTES, DEFAULT_REGION, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec, Invoker
+from gateway.types import (ASYNC_PAYLOAD_LIMIT_BYTES, DEFAULT_REGION, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec,
+                           ManagedInvoker)
 
 log = logging.getLogger("lambdagate")
 
@@ -52,26 +53,31 @@ _JSON = (b"content-type", b"application/json")
 _LATEST = (b"x-amz-executed-version", b"$LATEST")
 _UNHANDLED = (b"x-amz-function-error", b"Unhandled")
 
+
 def _header_value(value: bytes) -> str:
     return value.decode("latin-1")
 
 
-class LambdaApi(ControlOperations):
-    """The raw ASGI endpoint behind `build_lambda_app`."""
+class LambdaApi:
+    """The raw ASGI endpoint behind `build_lambda_app`: Invoke here, every other operation in
+    `self.control` (ControlOperations)."""
 
-    def __init__(self, invoker: Invoker, async_invoker: AsyncInvoker, region: Optional[str] = None):
+    def __init__(self, invoker: ManagedInvoker, async_invoker: AsyncInvoker, region: Optional[str] = None,
+                 account_concurrency: int = Config.account_concurrency):
+        """`account_concurrency` is the account's limit (Config.account_concurrency) that
+        GetAccountSettings and PutFunctionConcurrency answer with."""
         self.invoker = invoker
         self.async_invoker = async_invoker
         if region is None:
-            specs = self._specs()
+            specs = invoker.functions()
             region = specs[0].region if specs else DEFAULT_REGION
         self.region = region
-        self._code: dict = {}                     # code_dir -> CodeInfo
         self._resolved: dict = {}                 # (FunctionName label, Qualifier) -> (spec, qualifier)
-        self._eic_modified: dict = {}             # FunctionName -> epoch s of the last Put/Update
-        self._started_s = time.time()
         self._ids = _core.IdGenerator(os.urandom(16))
         self.autostart = True                     # start the dispatcher on the first request if nobody did
+        self.control = ControlOperations(functions=invoker.functions, concurrency=invoker,
+                                         event_configs=async_invoker, resolve=self._resolve, accept=self._accept,
+                                         next_id=self._ids.next_id, account_concurrency=account_concurrency)
 
     # ------------------------------------------------------------------ ASGI
 
@@ -84,7 +90,7 @@ class LambdaApi(ControlOperations):
             if method == "POST" and path.startswith(INVOKE_PREFIX) and path.endswith(INVOKE_SUFFIX):
                 response = await self._invoke(scope, receive, path[len(INVOKE_PREFIX):-len(INVOKE_SUFFIX)])
             else:
-                response = await self._control(scope, receive, method, path)
+                response = await self.control.handle(scope, receive, method, path)
         except Problem as problem:
             response = problem.response
         except ClientGone:  # the client left mid-body: nothing was invoked, nobody to answer
@@ -103,10 +109,6 @@ class LambdaApi(ControlOperations):
             self.autostart = True
 
     # ------------------------------------------------------------------ functions
-
-    def _specs(self) -> list:
-        functions = getattr(self.invoker, "functions", None)
-        return list(functions()) if functions is not None else []
 
     def _resolve(self, raw: str, qualifier: Optional[str], request_id: str) -> tuple:
         """(spec, qualifier or None) for a FunctionName path label plus a Qualifier parameter."""
@@ -220,8 +222,6 @@ class LambdaApi(ControlOperations):
             return E.service_error(f"the event could not be stored: {exc}", request_id)
         return empty_response(status, request_id)
 
-    # ------------------------------------------------------------------ control operations
-
 
 class LambdaApp(Starlette):
     """Starlette app whose HTTP requests go straight to LambdaApi (no routing layer on the hot path).
@@ -251,8 +251,10 @@ class LambdaApp(Starlette):
             await super().__call__(scope, receive, send)
 
 
-def build_lambda_app(invoker: Invoker, config: Optional[Config] = None) -> LambdaApp:
-    """The Lambda API app over an Invoker (the scheduler, or a fake in tests); the region it
-    answers for and the asynchronous event store's settings come from `config`."""
+def build_lambda_app(invoker: ManagedInvoker, config: Optional[Config] = None) -> LambdaApp:
+    """The Lambda API app over a ManagedInvoker (the scheduler, or a fake in tests); the region it
+    answers for, the account concurrency limit and the asynchronous event store's settings come
+    from `config`."""
     config = config or Config()
-    return LambdaApp(LambdaApi(invoker, AsyncInvoker(invoker, config), region=config.region))
+    return LambdaApp(LambdaApi(invoker, AsyncInvoker(invoker, config), region=config.region,
+                               account_concurrency=config.account_concurrency))

@@ -14,7 +14,8 @@ import pytest
 
 from gateway.sam.template import load_template
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
-from support.servers import APPS, EXAMPLES, FakeInvoker
+from support.fakes import FakeInvoker
+from support.servers import APPS, EXAMPLES
 
 TEMPLATE = load_template(APPS / "surface" / "template.yaml")
 TEN_MB = 10 * 1024 * 1024

@@ -8,47 +8,10 @@ import pytest
 from gateway.async_invoke import AsyncInvoker
 from gateway.async_invoke import dispatcher as dispatcher_module
 from gateway.config import Config
-from gateway.errors import FunctionNotFound, Throttled
-from gateway.types import DestinationSpec, EventInvokeConfig, FunctionSpec, InvokeResult
+from gateway.types import DestinationSpec, EventInvokeConfig, FunctionSpec
 
+from support.fakes import FakeInvoker
 from support.lambda_server import read_jsonl
-
-
-class FakeInvoker:
-    """Answers from a script: 'ok', 'fail', 'throttle', or 'block' (waits on an event)."""
-
-    def __init__(self, specs, script=lambda name, payload, n: "ok"):
-        self.specs = {s.function_name: s for s in specs}
-        self.script = script
-        self.calls = []
-        self.reserved = {}
-        self.release = asyncio.Event()
-
-    def function(self, name):
-        for spec in self.specs.values():
-            if name in (spec.function_name, spec.logical_id):
-                return spec
-        raise FunctionNotFound(name)
-
-    def functions(self):
-        return list(self.specs.values())
-
-    def reserved_concurrency(self, name):
-        return self.reserved.get(self.function(name).function_name)
-
-    async def invoke(self, function, payload, *, client_context=None, invoked_arn=None, want_log=False,
-                     request_id=None):
-        self.calls.append((function, payload, request_id))
-        action = self.script(function, payload, len(self.calls))
-        if action == "block":
-            await self.release.wait()
-            action = "ok"
-        if action == "throttle":
-            raise Throttled("ConcurrentInvocationLimitExceeded")
-        if action == "fail":
-            return InvokeResult(request_id or "r", b'{"errorType":"E","errorMessage":"m"}', function_error="E",
-                                status="error")
-        return InvokeResult(request_id or "r", b'{"done":true}')
 
 
 def spec(name, **event_invoke):
@@ -74,7 +37,7 @@ def test_group_commit_batches_concurrent_accepts(tmp_path):
 
     commits, calls = run(main())
     assert commits < 100                  # 500 accepts in far fewer fsync'd transactions
-    assert sorted(c[2] for c in calls) == sorted(f"id-{i}" for i in range(500))
+    assert sorted(c.request_id for c in calls) == sorted(f"id-{i}" for i in range(500))
     rows = sqlite3.connect(str(tmp_path / "events.sqlite3")).execute("select count(*) from events").fetchone()
     assert rows == (0,)                   # all done, all deleted
 
@@ -83,7 +46,7 @@ def test_payload_bytes_are_kept_as_they_are(tmp_path):
     raw = b'{ "b" : 1.50,\n  "a": "\\u00e9" }'
 
     async def main():
-        invoker = FakeInvoker([spec("f", maximum_retry_attempts=0)], script=lambda *a: "fail")
+        invoker = FakeInvoker([spec("f", maximum_retry_attempts=0)], script={"f": "fail"})
         ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path)))
         await ai.start()
         await ai.accept(invoker.function("f"), raw, request_id="keep")
@@ -92,14 +55,14 @@ def test_payload_bytes_are_kept_as_they_are(tmp_path):
         return invoker.calls
 
     calls = run(main())
-    assert calls[0][1] == raw
+    assert calls[0].payload == raw
     [record] = read_jsonl(str(tmp_path / "dead-letter" / "f.jsonl"))
     assert record["requestPayload"] == {"b": 1.5, "a": "é"}
 
 
 def test_unfinished_events_run_again_after_restart(tmp_path):
     async def first_run():
-        invoker = FakeInvoker([spec("f")], script=lambda *a: "block")
+        invoker = FakeInvoker([spec("f")], script={"f": "block"})
         ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path)))
         await ai.start()
         f = invoker.function("f")
@@ -121,12 +84,12 @@ def test_unfinished_events_run_again_after_restart(tmp_path):
     run(first_run())
     recovered, calls = run(second_run())
     assert recovered == 3
-    assert sorted((c[1], c[2]) for c in calls) == [(b'{"i": %d}' % i, f"id-{i}") for i in range(3)]
+    assert sorted((c.payload, c.request_id) for c in calls) == [(b'{"i": %d}' % i, f"id-{i}") for i in range(3)]
 
 
 def test_retry_count_survives_a_restart(tmp_path):
     async def attempt_once():
-        invoker = FakeInvoker([spec("f")], script=lambda *a: "fail")
+        invoker = FakeInvoker([spec("f")], script={"f": "fail"})
         ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_retry_delays_s=(0.2, 0.2)))
         await ai.start()
         await ai.accept(invoker.function("f"), b"{}", request_id="r1")
@@ -135,7 +98,7 @@ def test_retry_count_survives_a_restart(tmp_path):
         await ai.stop()                   # before the first retry is due
 
     async def finish():
-        invoker = FakeInvoker([spec("f")], script=lambda *a: "fail")
+        invoker = FakeInvoker([spec("f")], script={"f": "fail"})
         ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_retry_delays_s=(0.01, 0.01)))
         await ai.start()
         assert await ai.drain(10)
@@ -155,7 +118,8 @@ def test_retry_count_survives_a_restart(tmp_path):
 
 def test_throttles_back_off_and_do_not_count_as_attempts(tmp_path):
     async def main():
-        invoker = FakeInvoker([spec("f")], script=lambda name, payload, n: "throttle" if n <= 3 else "ok")
+        invoker = FakeInvoker([spec("f")])
+        invoker.script["f"] = lambda event: "throttle" if len(invoker.calls) <= 3 else "ok"
         ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_throttle_backoff_s=(0.01, 0.02)))
         await ai.start()
         await ai.accept(invoker.function("f"), b"{}", request_id="t1")
@@ -170,8 +134,8 @@ def test_throttles_back_off_and_do_not_count_as_attempts(tmp_path):
 def test_reserved_concurrency_zero_goes_straight_to_on_failure(tmp_path):
     async def main():
         target = DestinationSpec("SQS", "arn:aws:sqs:us-east-1:123456789012:q")
-        invoker = FakeInvoker([spec("f", on_failure=target)], script=lambda *a: "throttle")
-        invoker.reserved["f"] = 0
+        invoker = FakeInvoker([spec("f", on_failure=target)], script={"f": "throttle"})
+        invoker.set_reserved_concurrency("f", 0)
         ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path)))
         await ai.start()
         await ai.accept(invoker.function("f"), b'{"z": 0}', request_id="z1")
@@ -189,12 +153,12 @@ def test_old_events_expire_with_event_age_exceeded(tmp_path, monkeypatch):
     real_now = dispatcher_module._now_ms
     monkeypatch.setattr(dispatcher_module, "_now_ms", lambda: real_now() + offset[0])
 
-    def script(name, payload, n):
+    def script(event):
         offset[0] = 61_000          # after the first throttle, a minute passes
         return "throttle"
 
     async def main():
-        invoker = FakeInvoker([spec("f", maximum_event_age_s=60)], script=script)
+        invoker = FakeInvoker([spec("f", maximum_event_age_s=60)], script={"f": script})
         ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_throttle_backoff_s=(0.01, 0.01)))
         await ai.start()
         await ai.accept(invoker.function("f"), b'{"old": true}', request_id="old-1")
@@ -211,7 +175,7 @@ def test_old_events_expire_with_event_age_exceeded(tmp_path, monkeypatch):
 
 def test_concurrency_per_function_is_bounded(tmp_path):
     async def main():
-        invoker = FakeInvoker([spec("f")], script=lambda *a: "block")
+        invoker = FakeInvoker([spec("f")], script={"f": "block"})
         ai = AsyncInvoker(invoker, Config(state_dir=str(tmp_path), async_concurrency=3))
         await ai.start()
         f = invoker.function("f")
@@ -219,7 +183,7 @@ def test_concurrency_per_function_is_bounded(tmp_path):
             await ai.accept(f, b"{}", request_id=f"c{i}")
         await asyncio.sleep(0.05)
         running = len(invoker.calls)
-        invoker.reserved["f"] = 1
+        invoker.set_reserved_concurrency("f", 1)
         invoker.release.set()
         assert await ai.drain(10)
         await ai.stop()

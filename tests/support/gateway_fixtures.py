@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 import gateway.http_protocol as http_protocol
-from support.servers import FakeInvoker, ServerPool, TestClient
+from support.fakes import FakeInvoker
+from support.servers import ServerPool, TestClient
 from support.wire import FUNCTIONS, ROUTES, WireServer, CountingProtocol, scripted_answer
 
 

@@ -1,5 +1,5 @@
 """Helpers for the API Gateway tests (imported by conftest.py and the test modules): polling,
-free ports, the fake Invoker and the `start-api` process wrapper."""
+free ports and the `start-api` process wrapper (the fake Invoker is in fakes.py)."""
 from __future__ import annotations
 
 import os
@@ -13,11 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
-import orjson
 import pytest
-
-from gateway.errors import FunctionNotFound
-from gateway.types import FunctionSpec, InvokeResult
 
 with warnings.catch_warnings():
     # starlette 1.x prefers httpx2 and warns once, at import, when it finds httpx instead
@@ -64,78 +60,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-# --------------------------------------------------------------------------- the fake invoker
-
-class FakeInvoker:
-    """Implements the Invoker protocol: records every event, answers from a script.
-
-    ``script[function]`` is an InvokeResult, an exception to raise, or a callable(event) returning
-    either. Functions not scripted answer 200 with a small JSON body naming themselves.
-    """
-
-    def __init__(self, functions=(), timeouts: Optional[dict] = None):
-        self.known = set(functions)
-        self.timeouts = dict(timeouts or {})
-        self.script: dict = {}
-        self.calls: list = []          # (function, event dict, raw payload bytes)
-
-    # Invoker protocol
-    def function(self, name: str) -> FunctionSpec:
-        if self.known and name not in self.known:
-            raise FunctionNotFound(name)
-        return FunctionSpec(logical_id=name, function_name=name, handler="app.handler", runtime="python3.11",
-                            code_dir=str(APPS), timeout_s=self.timeouts.get(name, 3))
-
-    async def invoke(self, function: str, payload: bytes, **kw) -> InvokeResult:
-        event = orjson.loads(payload)
-        self.calls.append((function, event, payload))
-        action = self.script.get(function)
-        if action is None:
-            action = self.ok({"function": function})
-        if callable(action) and not isinstance(action, (InvokeResult, BaseException)):
-            action = action(event)
-            if hasattr(action, "__await__"):
-                action = await action
-        if isinstance(action, BaseException):
-            raise action
-        return action
-
-    # result builders
-    @staticmethod
-    def ok(body=None, status: Optional[int] = 200, headers: Optional[dict] = None, **extra) -> InvokeResult:
-        """A proxy response with a JSON body; ``status=None`` leaves statusCode out."""
-        obj: dict = {}
-        if status is not None:
-            obj["statusCode"] = status
-        if headers is not None:
-            obj["headers"] = headers
-        if body is not None:
-            obj["body"] = body if isinstance(body, str) else orjson.dumps(body).decode()
-        obj.update(extra)
-        return InvokeResult("fake-request-id", orjson.dumps(obj))
-
-    @staticmethod
-    def raw(payload: bytes) -> InvokeResult:
-        return InvokeResult("fake-request-id", payload)
-
-    @staticmethod
-    def error(error_type: str = "ValueError", message: str = "boom",
-              stack: tuple = ('  File "/var/task/app.py", line 3, in handler\n    raise ValueError("boom")\n',),
-              status: str = "error") -> InvokeResult:
-        payload = orjson.dumps({"errorMessage": message, "errorType": error_type,
-                                "requestId": "fake-request-id", "stackTrace": list(stack)})
-        return InvokeResult("fake-request-id", payload, function_error=error_type, status=status)
-
-    @property
-    def functions_called(self) -> list:
-        return [c[0] for c in self.calls]
-
-    @property
-    def last_event(self) -> dict:
-        assert self.calls, "the invoker was never called"
-        return self.calls[-1][1]
 
 
 # --------------------------------------------------------------------------- real servers

@@ -29,7 +29,8 @@ import gateway.http_protocol as http_protocol
 from gateway.app import build_api_app
 from gateway.sam.template import load_template
 from gateway.config import Config
-from support.servers import EXAMPLES, FakeInvoker, wait_for
+from support.fakes import FakeInvoker
+from support.servers import EXAMPLES, wait_for
 
 ROUTES = load_template(EXAMPLES / "pets-api" / "template.yaml").routes
 # REST (PetsRestApi, BinaryMediaTypes image/png): GET /pets/{petId}, ANY /files/{proxy+}
