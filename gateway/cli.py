@@ -92,6 +92,9 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
                    help=f"a function's log file rotates at this size (default: {_DEFAULTS.log_file_max_mb})")
     p.add_argument("--log-files", type=int, default=_DEFAULTS.log_files_kept, metavar="N",
                    help=f"log files kept per function, the current one included (default: {_DEFAULTS.log_files_kept})")
+    p.add_argument("--discard-corrupt-store", action="store_true",
+                   help="when the event store is corrupt (it is moved aside in any case), start with an empty one "
+                        "instead of refusing to start")
     p.add_argument("--quiet", action="store_true", help="no function logs on the console (log files still written)")
 
 
@@ -112,6 +115,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         config.log_file_max_mb = args.log_file_max_mb
         config.log_files_kept = args.log_files
         config.console_logs = not args.quiet
+        config.discard_corrupt_store = args.discard_corrupt_store
     return config
 
 

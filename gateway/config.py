@@ -58,6 +58,7 @@ class Config:
     async_throttle_backoff_s: tuple = (1.0, 300.0)   # a throttled event's first delay, and the cap
     async_concurrency: int = 8                        # attempts in flight per function
     async_durability: str = "full"                    # "full": fsync before the 202; "normal": WAL only
+    discard_corrupt_store: bool = False               # a corrupt store is moved aside; then start empty
 
     @property
     def log_dir(self) -> str:

@@ -49,7 +49,8 @@ class AsyncInvoker:
         self.retry_delays_s = tuple(float(d) for d in config.async_retry_delays_s) or (0.0,)
         self.throttle_backoff_s = (float(config.async_throttle_backoff_s[0]), float(config.async_throttle_backoff_s[1]))
         self.max_concurrency = max(1, int(config.async_concurrency))
-        self.store = EventStore(db_path or config.event_store_path, config.async_durability)
+        self.store = EventStore(db_path or config.event_store_path, config.async_durability,
+                                config.discard_corrupt_store)
         self._ids = _core.IdGenerator(os.urandom(16))
         self._overrides: dict = {}        # FunctionName -> EventInvokeConfig set through the API (None: deleted)
         self._ready: dict = {}            # FunctionName -> deque of events due now

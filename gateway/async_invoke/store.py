@@ -33,6 +33,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Optional
 
+from gateway.async_invoke.store_check import CorruptStore, move_aside, wal_problem
+
 log = logging.getLogger("lambdagate")
 
 _SCHEMA = """
@@ -82,11 +84,14 @@ class StoreError(RuntimeError):
 class EventStore:
     """SQLite file `<state_dir>/events.sqlite3` behind one writer thread."""
 
-    def __init__(self, path: str, durability: str = "full"):
+    def __init__(self, path: str, durability: str = "full", discard_corrupt: bool = False):
+        """`discard_corrupt`: a corrupt store is moved aside in any case; with this, lambdagate
+        then starts with an empty one instead of refusing to start."""
         if durability not in ("full", "normal"):
             raise ValueError("durability must be 'full' or 'normal'")
         self.path = path
         self.durability = durability
+        self.discard_corrupt = discard_corrupt
         self._queue: "queue.SimpleQueue" = queue.SimpleQueue()
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -158,14 +163,52 @@ class EventStore:
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            log.warning("%s: SQLite refused WAL mode (%s); commits will be slower", self.path, mode)
-        db.execute("PRAGMA synchronous=%s" % ("FULL" if self.durability == "full" else "NORMAL"))
-        self._synced = self.durability == "full"
+        existed = os.path.exists(self.path)
+        # the log is looked at before SQLite opens the database: SQLite would overwrite a bad one
+        problem = wal_problem(self.path + "-wal")
+        if problem is None:
+            try:
+                db = self._open_sqlite()
+                if existed:
+                    problem = self._check(db)
+                if problem is None:
+                    db.execute(_SCHEMA)
+                    return db
+                db.close()
+            except sqlite3.DatabaseError as exc:
+                problem = f"SQLite cannot read it: {exc}"
+        moved_to = move_aside(self.path)
+        message = f"the event store {self.path} is corrupt ({problem}); its files were moved to {moved_to}"
+        if not self.discard_corrupt:
+            raise CorruptStore(f"{message}. The events accepted in it may be recovered from there by hand. "
+                               "Start again with --discard-corrupt-store to begin with an empty store.", moved_to)
+        log.warning("%s; starting with an empty store (--discard-corrupt-store)", message)
+        db = self._open_sqlite()
         db.execute(_SCHEMA)
         return db
+
+    def _open_sqlite(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                log.warning("%s: SQLite refused WAL mode (%s); commits will be slower", self.path, mode)
+            db.execute("PRAGMA synchronous=%s" % ("FULL" if self.durability == "full" else "NORMAL"))
+        except BaseException:
+            db.close()
+            raise
+        self._synced = self.durability == "full"
+        return db
+
+    @staticmethod
+    def _check(db: sqlite3.Connection) -> Optional[str]:
+        """Why an existing store cannot be trusted, or None."""
+        verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            return f"its integrity check says: {verdict}"
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone() is None:
+            return "it exists but holds no events table: an empty or truncated file"
+        return None
 
     def _load(self, db: sqlite3.Connection) -> list:
         rows = db.execute("SELECT id, request_id, function, invoked_arn, payload, accepted_ms, attempts, next_ms "
@@ -177,6 +220,9 @@ class EventStore:
         try:
             db = self._connect()
             events = self._load(db)
+        except CorruptStore as exc:
+            self._loop.call_soon_threadsafe(_set_exception, ready, exc)
+            return
         except Exception as exc:  # noqa: BLE001 - reported to the opener
             self._loop.call_soon_threadsafe(_set_exception, ready, StoreError(f"cannot open {self.path}: {exc}"))
             return
