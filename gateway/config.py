@@ -32,6 +32,7 @@ class Config:
     http_keep_alive_s: float = 5.0          # idle connections (also ones that never sent a request) close after this
     http_header_timeout_s: float = 10.0     # a request head must be complete this long after it began
     http_max_head_bytes: int = 10240        # request line + headers, API Gateway's limit; above: 431
+    lambda_api_max_head_bytes: int = 65536  # the Lambda API's: a 60 KB name or qualifier gets AWS's 400, not 431
     http_max_connections: int = 4096        # per port; lowered at startup to fit the open-files limit
     access_log: bool = False                # one line per HTTP request on the console (uvicorn's format)
     shutdown_grace_s: float = 10.0          # in-flight requests and invocations may finish within this

@@ -329,9 +329,10 @@ class Server(uvicorn.Server):
 
 
 def http_server(app, host: str, port: int, config: Config, protocol=OneWriteProtocol, *, name: str = "HTTP",
-                max_connections: Optional[int] = None) -> Server:
+                max_connections: Optional[int] = None, max_head_bytes: Optional[int] = None) -> Server:
     """A server for `app` with lambdagate's protocol; `name` (e.g. "API Gateway port 3000") starts its
-    refusal log lines; `max_connections` defaults to Config.http_max_connections."""
+    refusal log lines; `max_connections` and `max_head_bytes` default to Config.http_max_connections
+    and Config.http_max_head_bytes."""
     uv_config = uvicorn.Config(app, host=host, port=port, loop="none", http=protocol, ws="none", lifespan="off",
                                access_log=config.access_log, timeout_keep_alive=config.http_keep_alive_s,
                                log_level="debug" if config.debug else "warning",
@@ -340,7 +341,7 @@ def http_server(app, host: str, port: int, config: Config, protocol=OneWriteProt
     # the protocol reads the port's guard from the config uvicorn hands every connection
     uv_config.lambdagate_guard = ConnectionGuard(
         name, config.http_max_connections if max_connections is None else max_connections,
-        config.http_max_head_bytes, config.http_header_timeout_s)
+        config.http_max_head_bytes if max_head_bytes is None else max_head_bytes, config.http_header_timeout_s)
     server = Server(uv_config)
     if config.access_log:  # uvicorn's log level above would drop its INFO access lines
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)

@@ -94,7 +94,8 @@ async def serve(config: Config, command: str) -> int:
             # reruns the events a previous run accepted but did not finish
             await lambda_app.state.async_invoker.start()
             servers.append(http_server(lambda_app, config.host, port, config, name=f"Lambda API port {port}",
-                                       max_connections=max_connections))
+                                       max_connections=max_connections,
+                                       max_head_bytes=config.lambda_api_max_head_bytes))
             sys.stderr.write(f"Lambda API on http://{config.host}:{port} "
                              f"(functions: {', '.join(template.functions) or 'none'})\n")
         if config.warm_containers == "EAGER":

@@ -76,9 +76,11 @@ class Problem(Exception):
 
 class Resolve(Protocol):
     """The endpoint's name resolver: (spec, qualifier or None) for a FunctionName path label and a
-    Qualifier parameter; raises Problem (a validation or not-found answer)."""
+    Qualifier parameter; raises Problem (a validation, not-found or access-denied answer naming the
+    IAM `action`)."""
 
-    def __call__(self, raw: str, qualifier: Optional[str], request_id: str) -> tuple: ...
+    def __call__(self, raw: str, qualifier: Optional[str], request_id: str,
+                 action: str = "lambda:InvokeFunction") -> tuple: ...
 
 
 class Accept(Protocol):
@@ -138,17 +140,17 @@ class ControlOperations:
                 if name is not None and not tail and method == "GET":
                     return await self._get_function(name, qualifier, request_id)
                 if name is not None and tail == "configuration" and method == "GET":
-                    spec, _ = self._resolve(name, qualifier, request_id)
+                    spec, _ = self._resolve(name, qualifier, request_id, "lambda:GetFunctionConfiguration")
                     return json_response(200, await self._configuration(spec), request_id)
             elif version == "2017-10-31" and name is not None and tail == "concurrency":
                 if method == "PUT":
                     return await self._put_concurrency(name, receive, request_id)
                 if method == "DELETE":
-                    spec, _ = self._resolve(name, None, request_id)
+                    spec, _ = self._resolve(name, None, request_id, "lambda:DeleteFunctionConcurrency")
                     self._concurrency_control.set_reserved_concurrency(spec.logical_id, None)
                     return empty_response(204, request_id)
             elif version == "2019-09-30" and name is not None and tail == "concurrency" and method == "GET":
-                spec, _ = self._resolve(name, None, request_id)
+                spec, _ = self._resolve(name, None, request_id, "lambda:GetFunctionConcurrency")
                 return json_response(200, self._concurrency(spec), request_id)
             elif version == "2019-09-25" and name is not None and tail.startswith("event-invoke-config"):
                 response = await self._event_invoke_config(method, name, tail, qualifier, receive, request_id)
@@ -248,7 +250,7 @@ class ControlOperations:
         return json_response(200, result, request_id)
 
     async def _get_function(self, name: str, qualifier: Optional[str], request_id: str) -> tuple:
-        spec, _ = self._resolve(name, qualifier, request_id)
+        spec, _ = self._resolve(name, qualifier, request_id, "lambda:GetFunction")
         result = {
             "Configuration": await self._configuration(spec),
             "Code": {"RepositoryType": "S3", "Location": "file://" + os.path.abspath(spec.code_dir)},
@@ -288,7 +290,7 @@ class ControlOperations:
 
     async def _put_concurrency(self, name: str, receive, request_id: str) -> tuple:
         body = await self._read_json(receive, request_id)
-        spec, _ = self._resolve(name, None, request_id)
+        spec, _ = self._resolve(name, None, request_id, "lambda:PutFunctionConcurrency")
         value = body.get("ReservedConcurrentExecutions")
         if value is None:
             return E.validation("null", "reservedConcurrentExecutions", "Member must not be null", request_id)
@@ -323,7 +325,8 @@ class ControlOperations:
 
     async def _event_invoke_config(self, method: str, name: str, tail: str, qualifier: Optional[str], receive,
                                    request_id: str) -> Optional[tuple]:
-        spec, _ = self._resolve(name, qualifier, request_id)
+        action = {"GET": "Get", "PUT": "Put", "POST": "Update", "DELETE": "Delete"}.get(method, "Get")
+        spec, _ = self._resolve(name, qualifier, request_id, f"lambda:{action}FunctionEventInvokeConfig")
         ai = self._event_configs
         if tail == "event-invoke-config/list" and method == "GET":
             configs = [self._eic_json(spec, ai.event_invoke_config(spec))] if ai.has_event_invoke_config(spec) else []

@@ -32,7 +32,7 @@ from gateway.lambda_api import errors as E
 from gateway.lambda_api.control import ControlOperations, Problem, empty_response, event_payload
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
 from gateway.http_io import ClientGone, read_body, respond
-from gateway.types import (ASYNC_PAYLOAD_LIMIT_BYTES, DEFAULT_REGION, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec,
+from gateway.types import (ACCOUNT_ID, ASYNC_PAYLOAD_LIMIT_BYTES, DEFAULT_REGION, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec,
                            ManagedInvoker)
 
 log = logging.getLogger("lambdagate")
@@ -45,7 +45,11 @@ CLIENT_CONTEXT_LIMIT = 3583
 # NamespacedFunctionName (botocore service-2.json), anchored: name, partial ARN or ARN, optional qualifier
 _FUNCTION_NAME = re.compile(
     r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?"
-    r"(?:\d{12}:)?(?:function:)?(?P<name>[a-zA-Z0-9_.-]+)(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?")
+    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9_.-]+)"
+    r"(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?")
+# the Qualifier member (botocore service-2.json): 1-128 characters of this pattern
+_QUALIFIER = re.compile(r"\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_$-]+")
+QUALIFIER_MAX = 128
 _NAME_PATTERN_TEXT = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
                       r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?")
 
@@ -110,15 +114,37 @@ class LambdaApi:
 
     # ------------------------------------------------------------------ functions
 
-    def _resolve(self, raw: str, qualifier: Optional[str], request_id: str) -> tuple:
-        """(spec, qualifier or None) for a FunctionName path label plus a Qualifier parameter."""
+    def _resolve(self, raw: str, qualifier: Optional[str], request_id: str,
+                 action: str = "lambda:InvokeFunction") -> tuple:
+        """(spec, qualifier or None) for a FunctionName path label plus a Qualifier parameter; raises
+        Problem with AWS's answer for a malformed name or qualifier, or a function of another region
+        or account (`action` is the IAM action that an AccessDeniedException names)."""
         resolved = self._resolved.get((raw, qualifier))
         if resolved is not None:  # names that resolved before: no regex on the Invoke path
             return resolved
-        match = _FUNCTION_NAME.fullmatch(raw) if len(raw) <= 256 else None
+        if len(raw) > 256:
+            raise Problem(E.validation(raw, "functionName", "Member must have length less than or equal to 256",
+                                       request_id))
+        match = _FUNCTION_NAME.fullmatch(raw)
         if match is None:
             raise Problem(E.validation(raw, "functionName", "Member must satisfy regular expression pattern: "
                                         + _NAME_PATTERN_TEXT, request_id))
+        if qualifier is not None:
+            if not 1 <= len(qualifier) <= QUALIFIER_MAX:
+                raise Problem(E.validation(qualifier, "qualifier", "Member must have length "
+                                           + ("less than or equal to 128" if qualifier else "greater than or equal to 1"),
+                                           request_id))
+            if _QUALIFIER.fullmatch(qualifier) is None:
+                raise Problem(E.validation(qualifier, "qualifier", "Member must satisfy regular expression pattern: "
+                                           r"(|[a-zA-Z0-9$_-]+)", request_id))
+        region = match.group("region")
+        if region is not None and region != self.region:
+            raise Problem(E.lambda_error(404, "ResourceNotFoundException", f"Functions from '{region}' are not "
+                                         f"reachable in this region ('{self.region}')", request_id=request_id))
+        account = match.group("account")
+        if account is not None and account != ACCOUNT_ID:
+            arn = f"arn:aws:lambda:{region or self.region}:{account}:function:{match.group('name')}"
+            raise Problem(E.access_denied(action, arn, request_id))
         name, derived = match.group("name"), match.group("qualifier")
         if qualifier is not None and derived is not None and qualifier != derived:
             raise Problem(E.invalid_parameter("The derived qualifier from the function name does not match "

@@ -21,6 +21,7 @@ JSON = (b"content-type", b"application/json")
 # HTTP status of each exception lambdagate answers with (botocore service-2.json, 2015-03-31)
 STATUS = {
     "ResourceNotFoundException": 404,
+    "AccessDeniedException": 403,
     "TooManyRequestsException": 429,
     "RequestEntityTooLargeException": 413,   # the wire code; the model calls it RequestTooLargeException
     "InvalidRequestContentException": 400,
@@ -68,6 +69,14 @@ def function_arn(name: str, region: str, qualifier: Optional[str] = None) -> str
 def not_found(name: str, region: str, qualifier: Optional[str] = None, request_id: Optional[str] = None) -> Response:
     return lambda_error(404, "ResourceNotFoundException",
                         f"Function not found: {function_arn(name, region, qualifier)}", request_id=request_id)
+
+
+def access_denied(action: str, resource: str, request_id: Optional[str] = None) -> Response:
+    """A function of another account: nothing there grants this caller the action, as IAM answers."""
+    return lambda_error(403, "AccessDeniedException",
+                        f"User: arn:aws:iam::{ACCOUNT_ID}:root is not authorized to perform: {action} on resource: "
+                        f"{resource} because no resource-based policy allows the {action} action",
+                        request_id=request_id)
 
 
 def throttled(reason: str, request_id: Optional[str] = None) -> Response:

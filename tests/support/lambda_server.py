@@ -185,7 +185,8 @@ class InProcessServer:
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         # the server `start-lambda` runs: uvicorn with lambdagate's protocol (one write per response)
-        self.server = http_server(self.app, "127.0.0.1", self.port, config, OneWriteProtocol)
+        self.server = http_server(self.app, "127.0.0.1", self.port, config, OneWriteProtocol,
+                                  max_head_bytes=config.lambda_api_max_head_bytes)
         self.stopped = asyncio.Event()
         task = asyncio.ensure_future(self.server.serve(sockets=[sock]))
         while not self.server.started:
