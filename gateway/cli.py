@@ -88,6 +88,12 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
                    help=f"account concurrency limit across all functions (default: {_DEFAULTS.account_concurrency}, "
                         "as on AWS)")
     p.add_argument("--access-log", action="store_true", help="print one line per HTTP request")
+    p.add_argument("--auth", choices=("none", "sigv4"), default=_DEFAULTS.auth,
+                   help="who may call the Lambda API: anyone (none, the default, as sam local) or callers whose "
+                        "requests are signed with known credentials (sigv4)")
+    p.add_argument("--credentials-file", metavar="PATH",
+                   help="with --auth sigv4: an AWS shared-credentials file whose keys may call "
+                        "(default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY)")
     p.add_argument("--log-file-max-mb", type=int, default=_DEFAULTS.log_file_max_mb, metavar="MB",
                    help=f"a function's log file rotates at this size (default: {_DEFAULTS.log_file_max_mb})")
     p.add_argument("--log-files", type=int, default=_DEFAULTS.log_files_kept, metavar="N",
@@ -112,6 +118,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         config.keepalive_s = args.keep_alive
         config.account_concurrency = args.concurrency
         config.access_log = args.access_log
+        config.auth = args.auth
+        config.credentials_file = args.credentials_file
         config.log_file_max_mb = args.log_file_max_mb
         config.log_files_kept = args.log_files
         config.console_logs = not args.quiet

@@ -36,6 +36,8 @@ class Config:
     http_max_connections: int = 4096        # per port; lowered at startup to fit the open-files limit
     access_log: bool = False                # one line per HTTP request on the console (uvicorn's format)
     shutdown_grace_s: float = 10.0          # in-flight requests and invocations may finish within this
+    auth: str = "none"                      # the Lambda API's callers: "none" (as sam local) or "sigv4"
+    credentials_file: Optional[str] = None  # for sigv4: AWS shared-credentials file; else $AWS_ACCESS_KEY_ID...
     reload: bool = True                     # retire warm workers when a function's code changes
     warm_containers: str = "LAZY"           # EAGER starts one worker per function at startup
     debug: bool = False

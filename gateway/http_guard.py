@@ -41,17 +41,38 @@ def connection_cap(wanted: int, ports: int, open_files_limit: Optional[int] = No
     return max(16, min(wanted, (open_files_limit - spare) // max(1, ports)))
 
 
-class ConnectionGuard:
+class RefusalLog:
+    """Warnings about refused clients, at most one a second per kind; the lines left out are
+    counted in the next one, so that an attack cannot flood the log."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._logged_s: dict = {}       # kind -> monotonic time of its last line
+        self._suppressed: dict = {}     # kind -> refusals since that line
+        self.refusals = 0               # every refusal, for tests and the exit summary
+
+    def refused(self, client, reason: str, key: Optional[str] = None) -> None:
+        self.refusals += 1
+        key = key or reason
+        now = time.monotonic()
+        last = self._logged_s.get(key)
+        if last is not None and now - last < LOG_INTERVAL_S:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        self._logged_s[key] = now
+        more = self._suppressed.pop(key, 0)
+        who = "%s:%d" % tuple(client[:2]) if client else "a client"
+        log.warning("%s: %s: %s%s", self.name, who, reason, f" (and {more} more like it)" if more else "")
+
+
+class ConnectionGuard(RefusalLog):
     """One per listening port: shared by all of its connections."""
 
     def __init__(self, name: str, max_connections: int, max_head_bytes: int, header_timeout_s: float):
-        self.name = name
+        super().__init__(name)
         self.max_connections = max_connections
         self.max_head_bytes = max_head_bytes
         self.header_timeout_s = header_timeout_s
-        self._logged_s: dict = {}       # reason -> monotonic time of its last line
-        self._suppressed: dict = {}     # reason -> refusals since that line
-        self.refusals = 0               # every refusal, for tests and the exit summary
 
     def admit(self, newcomer, connections: Iterable) -> bool:
         """Whether a new connection may stay. At the cap, the longest-idle connection (waiting for
@@ -83,17 +104,3 @@ class ConnectionGuard:
                                     "closed the longest-idle one to admit a new client", key="evicted")
         victim.transport.close()
         return True
-
-    def refused(self, client, reason: str, key: Optional[str] = None) -> None:
-        """Log a refusal, at most once a second per kind; the lines left out are counted in the next."""
-        self.refusals += 1
-        key = key or reason
-        now = time.monotonic()
-        last = self._logged_s.get(key)
-        if last is not None and now - last < LOG_INTERVAL_S:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return
-        self._logged_s[key] = now
-        more = self._suppressed.pop(key, 0)
-        who = "%s:%d" % tuple(client[:2]) if client else "a client"
-        log.warning("%s: %s: %s%s", self.name, who, reason, f" (and {more} more like it)" if more else "")

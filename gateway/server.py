@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import os
 import signal
@@ -58,6 +59,15 @@ async def _watch_code(scheduler: Scheduler, functions, stop: asyncio.Event, stat
             log.info("code of %s changed: new invocations use new workers", name)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def serve(config: Config, command: str) -> int:
     started_s = time.perf_counter()
     # every connection, worker pipe and log file is a descriptor: the soft limit (often 1024) would
@@ -91,6 +101,10 @@ async def serve(config: Config, command: str) -> int:
             from gateway.lambda_api.endpoint import build_lambda_app
             port = config.lambda_port
             lambda_app = build_lambda_app(scheduler, config)
+            if config.auth == "none" and not _is_loopback(config.host):
+                log.warning("the Lambda API on %s:%d accepts any caller, and %s is reachable from other machines: "
+                            "--auth sigv4 lets only callers with known credentials in", config.host, port,
+                            config.host)
             # reruns the events a previous run accepted but did not finish
             await lambda_app.state.async_invoker.start()
             servers.append(http_server(lambda_app, config.host, port, config, name=f"Lambda API port {port}",

@@ -29,7 +29,9 @@ import _core
 from gateway.async_invoke import AsyncInvoker
 from gateway.config import Config
 from gateway.lambda_api import errors as E
+from gateway.http_guard import RefusalLog
 from gateway.lambda_api.control import ControlOperations, Problem, empty_response, event_payload
+from gateway.lambda_api.sigv4 import AuthFailure, SigV4Verifier, load_credentials
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
 from gateway.http_io import ClientGone, read_body, respond
 from gateway.types import (ACCOUNT_ID, ASYNC_PAYLOAD_LIMIT_BYTES, DEFAULT_REGION, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec,
@@ -67,10 +69,13 @@ class LambdaApi:
     `self.control` (ControlOperations)."""
 
     def __init__(self, invoker: ManagedInvoker, async_invoker: AsyncInvoker, region: Optional[str] = None,
-                 account_concurrency: int = Config.account_concurrency):
+                 account_concurrency: int = Config.account_concurrency, verifier: Optional[SigV4Verifier] = None):
         """`account_concurrency` is the account's limit (Config.account_concurrency) that
-        GetAccountSettings and PutFunctionConcurrency answer with."""
+        GetAccountSettings and PutFunctionConcurrency answer with; with a `verifier`, every request
+        must be signed (Signature Version 4) with one of its credentials."""
         self.invoker = invoker
+        self.verifier = verifier
+        self.refusals = RefusalLog("Lambda API")
         self.async_invoker = async_invoker
         if region is None:
             specs = invoker.functions()
@@ -90,6 +95,14 @@ class LambdaApi:
         method = scope["method"]
         if self.autostart and not self.async_invoker.started and not self.async_invoker.closed:
             await self._autostart()
+        if self.verifier is not None:
+            try:
+                receive = await self._authenticate(scope, receive)
+            except ClientGone:
+                return
+            except Problem as problem:
+                await respond(scope, send, problem.response)
+                return
         try:
             if method == "POST" and path.startswith(INVOKE_PREFIX) and path.endswith(INVOKE_SUFFIX):
                 response = await self._invoke(scope, receive, path[len(INVOKE_PREFIX):-len(INVOKE_SUFFIX)])
@@ -103,6 +116,31 @@ class LambdaApi:
             log.exception("Lambda API %s %s failed", method, path)
             response = E.service_error(f"lambdagate failed to handle {method} {path}: {exc}")
         await respond(scope, send, response)
+
+    async def _authenticate(self, scope, receive):
+        """Check the request's signature (its body read whole, to hash it); a `receive` that hands
+        the handlers the body again. Raises Problem with AWS's answer for a caller it refuses."""
+        body, size = await read_body(receive, SYNC_PAYLOAD_LIMIT_BYTES)
+        if body is None:
+            raise Problem(E.sync_too_large(SYNC_PAYLOAD_LIMIT_BYTES, self._ids.next_id()))
+        try:
+            self.verifier.verify(scope["method"], scope.get("raw_path") or scope["path"].encode(),
+                                 scope["query_string"], scope["headers"], body)
+        except AuthFailure as refused:
+            self.refusals.refused(scope.get("client"), f"{scope['method']} {scope['path']}: {refused.code}",
+                                  key=refused.code)
+            raise Problem(E.lambda_error(refused.status, refused.code, refused.message,
+                                         request_id=self._ids.next_id())) from None
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()      # only a disconnect can follow
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
 
     async def _autostart(self) -> None:
         self.autostart = False
@@ -282,5 +320,8 @@ def build_lambda_app(invoker: ManagedInvoker, config: Optional[Config] = None) -
     answers for, the account concurrency limit and the asynchronous event store's settings come
     from `config`."""
     config = config or Config()
+    verifier = None
+    if config.auth == "sigv4":
+        verifier = SigV4Verifier(load_credentials(config.credentials_file, os.environ), config.region)
     return LambdaApp(LambdaApi(invoker, AsyncInvoker(invoker, config), region=config.region,
-                               account_concurrency=config.account_concurrency))
+                               account_concurrency=config.account_concurrency, verifier=verifier))
