@@ -27,13 +27,22 @@ FRAME_HEAD_BYTES = _FRAME_HEAD.size
 # --------------------------------------------------------------------------- deadlines
 
 class DeadlineHeap:
-    """Deadlines keyed by a small integer token, earliest first; O(log n) cancel."""
+    """Deadlines keyed by a small non-negative integer token (0..MAX_TOKEN), earliest first.
+
+    pop_expired() reports tokens by (deadline, token): ties go to the smaller token.
+    O(log n) cancel: a cancelled entry stays in the heap until it reaches the top, and
+    an entry is live only while _entries maps its token to that very entry.
+    """
+
+    MAX_TOKEN = (1 << 20) - 1  # the native heap indexes a position table by token
 
     def __init__(self):
-        self._heap: list = []          # [deadline_ns, token] entries
+        self._heap: list = []          # [deadline_ns, token] entries, live or stale
         self._entries: dict = {}       # token -> live entry
 
     def push(self, deadline_ns: int, token: int) -> None:
+        if token < 0 or token > self.MAX_TOKEN:
+            raise ValueError(f"token must be in 0..{self.MAX_TOKEN}, got {token}")
         if token in self._entries:
             self.cancel(token)
         entry = [deadline_ns, token]
@@ -41,16 +50,15 @@ class DeadlineHeap:
         heapq.heappush(self._heap, entry)
 
     def cancel(self, token: int) -> bool:
-        entry = self._entries.pop(token, None)
-        if entry is None:
+        if self._entries.pop(token, None) is None:
             return False
-        entry[1] = -1  # tombstone; dropped when it reaches the top
         self._drop_dead()
         return True
 
     def _drop_dead(self) -> None:
-        heap = self._heap
-        while heap and heap[0][1] == -1:
+        # Entries are never edited in place: that would reorder them inside the heap.
+        heap, entries = self._heap, self._entries
+        while heap and entries.get(heap[0][1]) is not heap[0]:
             heapq.heappop(heap)
 
     def next_deadline_ns(self) -> int:
@@ -59,8 +67,9 @@ class DeadlineHeap:
     def pop_expired(self, now_ns: int) -> list:
         heap, entries, expired = self._heap, self._entries, []
         while heap and heap[0][0] <= now_ns:
-            deadline_ns, token = heapq.heappop(heap)
-            if token != -1:
+            entry = heapq.heappop(heap)
+            token = entry[1]
+            if entries.get(token) is entry:
                 del entries[token]
                 expired.append(token)
         self._drop_dead()
@@ -102,7 +111,11 @@ class Pools:
         return fn
 
     def set_reserved(self, fn: int, reserved: int) -> None:
-        """Change a function's reserved concurrency (-1 removes it); running work is kept."""
+        """Change a function's reserved concurrency (-1, or any negative, removes it); running work is kept."""
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
+        if reserved < 0:
+            reserved = -1
         old = self._reserved[fn]
         if old >= 0:
             self._reserved_total -= old
@@ -115,9 +128,13 @@ class Pools:
             self._unreserved_busy += self._busy[fn]
 
     def reserved(self, fn: int) -> int:
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         return self._reserved[fn]
 
     def acquire(self, fn: int) -> int:
+        if fn < 0:  # a list would count from the end; the native build refuses
+            raise IndexError(f"no function {fn}")
         reserved = self._reserved[fn]
         if reserved >= 0:
             if self._busy[fn] >= reserved:
@@ -138,7 +155,7 @@ class Pools:
 
     def release(self, fn: int, worker: int, now_ns: int) -> None:
         """A busy worker finished and is warm again."""
-        self._release_slot(fn)
+        self._release_slot(fn)  # refuses an unknown fn before anything changes
         self._idle[fn].append(worker)
         self._idle_since[fn].append(now_ns)
 
@@ -148,11 +165,15 @@ class Pools:
 
     def add_idle(self, fn: int, worker: int, now_ns: int) -> None:
         """A worker that is ready but not serving anyone joins the idle stack."""
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         self._idle[fn].append(worker)
         self._idle_since[fn].append(now_ns)
 
     def remove_idle(self, fn: int, worker: int) -> bool:
         """An idle worker died: forget it."""
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         idle = self._idle[fn]
         for i in range(len(idle) - 1, -1, -1):
             if idle[i] == worker:
@@ -162,6 +183,8 @@ class Pools:
         return False
 
     def _release_slot(self, fn: int) -> None:
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         self._busy[fn] -= 1
         if self._reserved[fn] < 0:
             self._unreserved_busy -= 1
@@ -183,15 +206,21 @@ class Pools:
 
     def take_idle(self, fn: int) -> list:
         """Every idle worker of fn, removed (code reload, shutdown)."""
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         workers = self._idle[fn]
         self._idle[fn] = []
         self._idle_since[fn] = []
         return workers
 
     def busy(self, fn: int) -> int:
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         return self._busy[fn]
 
     def idle(self, fn: int) -> int:
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         return len(self._idle[fn])
 
     def total_busy(self) -> int:
@@ -210,7 +239,10 @@ def billed_ms(duration_ns: int, init_ns: int = 0) -> int:
 
 def format_ms(ns: int) -> str:
     """Nanoseconds as milliseconds with two decimals, as REPORT lines print them."""
-    hundredths = (ns + 5_000) // 10_000
+    hundredths = (ns + 5_000) // 10_000  # rounded half up
+    if hundredths < 0:  # the sign in front, not folded into floor division's digits
+        hundredths = -hundredths
+        return f"-{hundredths // 100}.{hundredths % 100:02d}"
     return f"{hundredths // 100}.{hundredths % 100:02d}"
 
 
@@ -228,6 +260,8 @@ class Tally:
         return len(self._rows) - 1
 
     def record(self, fn: int, duration_ns: int, init_ns: int, memory_mb: int, status: int) -> int:
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         billed = billed_ms(duration_ns, init_ns)
         row = self._rows[fn]
         row[0] += 1
@@ -243,9 +277,13 @@ class Tally:
         return billed
 
     def throttle(self, fn: int) -> None:
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         self._rows[fn][3] += 1
 
     def snapshot(self, fn: int) -> dict:
+        if fn < 0:
+            raise IndexError(f"no function {fn}")
         return dict(zip(self.FIELDS, self._rows[fn]))
 
 

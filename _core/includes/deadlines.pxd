@@ -1,3 +1,7 @@
+cdef enum:
+    C_MAX_TOKEN = (1 << 20) - 1   # tokens index a position table: 8 bytes per token
+
+
 cdef class DeadlineHeap:
     # An indexed binary min-heap: parallel arrays of deadlines and tokens, plus
     # token -> heap position (+1; 0 = absent) so cancel() is O(log n).
@@ -9,6 +13,7 @@ cdef class DeadlineHeap:
     cdef Py_ssize_t _pos_cap
 
     cdef int _reserve(self, int64_t token) except -1
+    cdef bint _before(self, Py_ssize_t a, Py_ssize_t b) noexcept
     cdef void _swap(self, Py_ssize_t a, Py_ssize_t b) noexcept
     cdef void _sift_up(self, Py_ssize_t i) noexcept
     cdef void _sift_down(self, Py_ssize_t i) noexcept

@@ -1,5 +1,10 @@
 cdef class DeadlineHeap:
-    """Deadlines keyed by a small non-negative integer token, earliest first."""
+    """Deadlines keyed by a small non-negative integer token (0..MAX_TOKEN), earliest first.
+
+    pop_expired() reports tokens by (deadline, token): ties go to the smaller token.
+    """
+
+    MAX_TOKEN = C_MAX_TOKEN
 
     def __cinit__(self):
         self._size = 0
@@ -13,22 +18,31 @@ cdef class DeadlineHeap:
 
     cdef int _reserve(self, int64_t token) except -1:
         cdef Py_ssize_t new_cap, i
-        if token < 0:
-            raise ValueError("token must be >= 0")
+        cdef void *grown
         if self._size == self._cap:
             new_cap = self._cap * 2 if self._cap else 64
-            self._deadline = <int64_t *>PyMem_Realloc(self._deadline, new_cap * sizeof(int64_t))
-            self._token = <int64_t *>PyMem_Realloc(self._token, new_cap * sizeof(int64_t))
-            if self._deadline == NULL or self._token == NULL:
+            grown = PyMem_Realloc(self._deadline, new_cap * sizeof(int64_t))
+            if grown == NULL:
                 raise MemoryError()
+            self._deadline = <int64_t *>grown
+            grown = PyMem_Realloc(self._token, new_cap * sizeof(int64_t))
+            if grown == NULL:
+                raise MemoryError()
+            self._token = <int64_t *>grown
             self._cap = new_cap
-        if token >= self._pos_cap:
+        # One unsigned compare on the hot path: a negative token wraps to a huge value.
+        if <uint64_t>token >= <uint64_t>self._pos_cap:
+            # The position table is indexed by token, so tokens are bounded: a huge one
+            # would ask for a huge table (or overflow its size and corrupt the heap).
+            if token < 0 or token > C_MAX_TOKEN:
+                raise ValueError(f"token must be in 0..{C_MAX_TOKEN}, got {token}")
             new_cap = self._pos_cap * 2 if self._pos_cap else 64
             while new_cap <= token:
                 new_cap *= 2
-            self._pos = <Py_ssize_t *>PyMem_Realloc(self._pos, new_cap * sizeof(Py_ssize_t))
-            if self._pos == NULL:
+            grown = PyMem_Realloc(self._pos, new_cap * sizeof(Py_ssize_t))
+            if grown == NULL:
                 raise MemoryError()
+            self._pos = <Py_ssize_t *>grown
             for i in range(self._pos_cap, new_cap):
                 self._pos[i] = 0
             self._pos_cap = new_cap
@@ -43,11 +57,17 @@ cdef class DeadlineHeap:
         self._pos[self._token[a]] = a + 1
         self._pos[self._token[b]] = b + 1
 
+    cdef inline bint _before(self, Py_ssize_t a, Py_ssize_t b) noexcept:
+        # Earlier deadline first; equal deadlines by token, so the order that
+        # pop_expired() reports does not depend on the heap's shape.
+        return self._deadline[a] < self._deadline[b] or (
+            self._deadline[a] == self._deadline[b] and self._token[a] < self._token[b])
+
     cdef void _sift_up(self, Py_ssize_t i) noexcept:
         cdef Py_ssize_t parent
         while i > 0:
             parent = (i - 1) >> 1
-            if self._deadline[parent] <= self._deadline[i]:
+            if not self._before(i, parent):
                 break
             self._swap(i, parent)
             i = parent
@@ -58,9 +78,9 @@ cdef class DeadlineHeap:
             child = 2 * i + 1
             if child >= n:
                 break
-            if child + 1 < n and self._deadline[child + 1] < self._deadline[child]:
+            if child + 1 < n and self._before(child + 1, child):
                 child += 1
-            if self._deadline[i] <= self._deadline[child]:
+            if not self._before(child, i):
                 break
             self._swap(i, child)
             i = child

@@ -128,9 +128,18 @@ cdef class Pools:
     def reap(self, int64_t now_ns, int64_t keepalive_ns):
         """Idle workers unused for keepalive_ns or longer, removed from the pools."""
         cdef list reaped = []
-        cdef int64_t cutoff = now_ns - keepalive_ns
+        cdef int64_t cutoff
         cdef Py_ssize_t fn, n, i
         cdef FunctionSlots *f
+        # cutoff = now_ns - keepalive_ns, saturated instead of wrapping around int64
+        if keepalive_ns >= 0:
+            if now_ns < INT64_MIN + keepalive_ns:
+                return reaped  # the cutoff lies below every possible stamp
+            cutoff = now_ns - keepalive_ns
+        elif now_ns > INT64_MAX + keepalive_ns:
+            cutoff = INT64_MAX  # above every possible stamp
+        else:
+            cutoff = now_ns - keepalive_ns
         for fn in range(self._n):
             f = &self._fns[fn]
             n = 0

@@ -1,17 +1,38 @@
 cpdef int64_t billed_ms(int64_t duration_ns, int64_t init_ns=0) noexcept:
     """Lambda bills duration (plus INIT on a cold start) rounded up to the next 1 ms."""
-    cdef int64_t total = duration_ns + init_ns
-    if total <= 0:
+    cdef uint64_t total
+    if duration_ns >= 0 and init_ns >= 0:
+        total = <uint64_t>duration_ns + <uint64_t>init_ns  # at most 2**64 - 2: no wrap
+    elif duration_ns < 0 and init_ns < 0:
         return 1
-    return (total + 999_999) // 1_000_000
+    elif duration_ns + init_ns > 0:  # mixed signs cannot overflow
+        total = <uint64_t>(duration_ns + init_ns)
+    else:
+        return 1
+    if total == 0:
+        return 1
+    # rounded up without adding 999_999 first, which could wrap near the top of the range
+    return <int64_t>((total - 1) // 1_000_000 + 1)
 
 
 cpdef str format_ms(int64_t ns):
     """Nanoseconds as milliseconds with two decimals, as REPORT lines print them."""
-    cdef int64_t hundredths = (ns + 5_000) // 10_000
+    # hundredths of a millisecond, rounded half up: floor((ns + 5_000) / 10_000), computed
+    # without overflowing int64 and with floor (not C's truncating) division for negatives
+    cdef int64_t hundredths = ns // 10_000, rest = ns % 10_000
     cdef char buf[32]
-    cdef int n = snprintf(buf, sizeof(buf), "%lld.%02lld",
-                          <long long>(hundredths // 100), <long long>(hundredths % 100))
+    cdef int n
+    if rest < 0:
+        hundredths -= 1
+        rest += 10_000
+    if rest >= 5_000:
+        hundredths += 1
+    if hundredths >= 0:
+        n = snprintf(buf, sizeof(buf), "%lld.%02lld",
+                     <long long>(hundredths // 100), <long long>(hundredths % 100))
+    else:
+        n = snprintf(buf, sizeof(buf), "-%lld.%02lld",
+                     <long long>(-(hundredths // 100)), <long long>(-(hundredths % 100)))
     return buf[:n].decode("ascii")
 
 

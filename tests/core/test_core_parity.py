@@ -14,7 +14,7 @@ import os
 import struct
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -31,7 +31,9 @@ except ImportError as exc:
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_TOKEN = python.DeadlineHeap.MAX_TOKEN
 
+# No explain phase: on Python < 3.12 it traces every line and makes a failure take minutes.
 PARITY = settings(max_examples=150, deadline=None, database=None, stateful_step_count=40,
+                  phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
                   suppress_health_check=[HealthCheck.too_slow])
 
 IMPLS = [pytest.param(python, id="python"), pytest.param(native, id="native")]
@@ -87,6 +89,11 @@ EDGES = [0, 1, -1, 2, -2, 4_999, 5_000, 5_001, -5_000, -5_001, 9_999, 10_000, 99
 
 def int64s():
     return st.one_of(st.sampled_from(EDGES), st.integers(-1_000, 1_000), st.integers(INT64_MIN, INT64_MAX))
+
+
+# Times: the int64 ends come often, so that differences like now_ns - keepalive_ns overflow.
+EXTREMES = st.sampled_from([INT64_MIN, INT64_MIN + 1, -1, 0, 1, INT64_MAX - 1, INT64_MAX])
+TIMES = st.one_of(EXTREMES, EXTREMES, int64s())
 
 
 # --------------------------------------------------------------------------- module level
@@ -160,9 +167,9 @@ PIECES = st.one_of(
     st.integers(0, 3).map(lambda total: struct.pack(">I", total) + b"\x00" * total),
     # total length over any sane limit, up to 2**32 - 1
     st.sampled_from([2**31, 2**32 - 1, 64 * 1024 * 1024 + 1, 1_000]).map(lambda total: struct.pack(">I", total)),
-    # header length longer than the frame
+    # header length longer than the frame: by a few bytes (the boundary), or by a lot
     st.builds(lambda p, extra: struct.pack(">II", 4 + len(p), len(p) + extra) + p,
-              st.binary(max_size=16), st.integers(1, 2**32 - 100)),
+              st.binary(max_size=16), st.one_of(st.integers(1, 8), st.integers(1, 2**32 - 100))),
     st.binary(max_size=12),  # garbage
 )
 MAX_FRAME_BYTES = st.one_of(
@@ -189,11 +196,16 @@ def test_frame_scanner_parity(max_frame_bytes, pieces, data):
 
 # --------------------------------------------------------------------------- deadline heap
 
+SMALL_TOKENS = st.integers(0, 7)
 TOKENS = st.one_of(
-    st.integers(0, 12),
+    SMALL_TOKENS,
+    SMALL_TOKENS,
+    SMALL_TOKENS,
     st.sampled_from([-1, -2, INT64_MIN, MAX_TOKEN, MAX_TOKEN + 1, 2**40, 2**61, 2**62 + 1, INT64_MAX]),
 )
-DEADLINES = st.one_of(st.integers(-3, 3), int64s())  # small ones make ties
+# Few distinct small deadlines: ties, whose order pop_expired() must report alike.
+FEW = st.integers(0, 1)
+DEADLINES = st.one_of(FEW, FEW, FEW, int64s())
 
 
 class DeadlineHeapParity(RuleBasedStateMachine):
@@ -205,11 +217,18 @@ class DeadlineHeapParity(RuleBasedStateMachine):
     def push(self, deadline_ns, token):
         same_method(self.pair, "push", deadline_ns, token)
 
+    @rule(entries=st.lists(st.tuples(FEW, SMALL_TOKENS), min_size=2, max_size=10))
+    def push_many(self, entries):
+        # a bigger heap in one step, full of ties: room for its shape to matter
+        for deadline_ns, token in entries:
+            same_method(self.pair, "push", deadline_ns, token)
+            self.observable_state()
+
     @rule(token=TOKENS)
     def cancel(self, token):
         same_method(self.pair, "cancel", token)
 
-    @rule(now_ns=DEADLINES)
+    @rule(now_ns=st.one_of(FEW, TIMES))
     def pop_expired(self, now_ns):
         same_method(self.pair, "pop_expired", now_ns)
 
@@ -218,6 +237,9 @@ class DeadlineHeapParity(RuleBasedStateMachine):
         same_method(self.pair, "__len__")
         same_method(self.pair, "next_deadline_ns")
 
+    def teardown(self):
+        same_method(self.pair, "pop_expired", INT64_MAX)  # everything left, in order
+
 
 TestDeadlineHeapParity = DeadlineHeapParity.TestCase
 TestDeadlineHeapParity.settings = PARITY
@@ -225,12 +247,15 @@ TestDeadlineHeapParity.settings = PARITY
 
 # --------------------------------------------------------------------------- pools
 
-MAX_FUNCTIONS = 5
-FNS = st.one_of(st.integers(0, MAX_FUNCTIONS), st.sampled_from([-1, -2, 7, 2**31]))
+MAX_FUNCTIONS = 3  # few, so that operations pile up on the same function
+SOME_FN = st.integers(0, MAX_FUNCTIONS - 1)
+FNS = st.one_of(SOME_FN, SOME_FN, SOME_FN, st.sampled_from([-1, -2, MAX_FUNCTIONS, 7, 2**31]))
 # Positive reservations stay far below 2**63 / MAX_FUNCTIONS: their sum is int64 in the native build.
 RESERVED = st.one_of(st.integers(-3, 6), st.sampled_from([INT64_MIN, -(2**31), -1_000, 2**31 - 1, 2**40]))
 ACCOUNT_LIMITS = st.one_of(st.integers(-3, 12), st.sampled_from([0, 1_000, 2**40]))
-WORKERS = st.one_of(st.integers(0, 6), st.sampled_from([-1, -2, -3, -99, INT64_MIN, INT64_MAX]))
+# Few worker ids, so the same one can sit twice in an idle stack (which one remove_idle drops shows).
+FEW_WORKERS = st.integers(0, 3)
+WORKERS = st.one_of(FEW_WORKERS, FEW_WORKERS, st.sampled_from([-1, -2, -3, -99, INT64_MIN, INT64_MAX]))
 
 
 class PoolsParity(RuleBasedStateMachine):
@@ -238,13 +263,20 @@ class PoolsParity(RuleBasedStateMachine):
         super().__init__()
         self.pair = None
         self.functions = 0
+        self.stamps = set()  # every now_ns an idle worker was stamped with
 
-    @initialize(account_limit=ACCOUNT_LIMITS)
-    def start(self, account_limit):
+    @initialize(account_limit=ACCOUNT_LIMITS,
+                reservations=st.lists(st.one_of(st.none(), RESERVED), min_size=1, max_size=MAX_FUNCTIONS))
+    def start(self, account_limit, reservations):
         self.pair = make_pair("Pools", account_limit)
+        for reserved in reservations:
+            self.add_function(reserved)
 
     @precondition(lambda self: self.functions < MAX_FUNCTIONS)
     @rule(reserved=st.one_of(st.none(), RESERVED))
+    def add_function_rule(self, reserved):
+        self.add_function(reserved)
+
     def add_function(self, reserved):
         if same_method(self.pair, "add_function", *(() if reserved is None else (reserved,)))[0] == "returns":
             self.functions += 1
@@ -262,23 +294,38 @@ class PoolsParity(RuleBasedStateMachine):
     def acquire(self, fn):
         same_method(self.pair, "acquire", fn)
 
-    @rule(fn=FNS, worker=WORKERS, now_ns=int64s())
+    @rule(fn=FNS, worker=WORKERS, now_ns=TIMES)
     def release(self, fn, worker, now_ns):
+        self.stamps.add(now_ns)
         same_method(self.pair, "release", fn, worker, now_ns)
 
     @rule(fn=FNS, method=st.sampled_from(["cold_failed", "discard_busy", "take_idle"]))
     def by_function(self, fn, method):
         same_method(self.pair, method, fn)
 
-    @rule(fn=FNS, worker=WORKERS, now_ns=int64s())
+    @rule(fn=FNS, worker=WORKERS, now_ns=TIMES)
     def add_idle(self, fn, worker, now_ns):
+        self.stamps.add(now_ns)
         same_method(self.pair, "add_idle", fn, worker, now_ns)
+
+    @rule(fn=FNS, workers=st.lists(FEW_WORKERS, min_size=2, max_size=6), now_ns=st.one_of(FEW, TIMES))
+    def add_idle_many(self, fn, workers, now_ns):
+        # a deep idle stack with repeated ids in one step; stamps 1 ns apart
+        for i, worker in enumerate(workers):
+            stamp = max(INT64_MIN, min(INT64_MAX, now_ns + i))
+            self.stamps.add(stamp)
+            same_method(self.pair, "add_idle", fn, worker, stamp)
 
     @rule(fn=FNS, worker=WORKERS)
     def remove_idle(self, fn, worker):
         same_method(self.pair, "remove_idle", fn, worker)
 
-    @rule(now_ns=int64s(), keepalive_ns=int64s())
+    @rule(fn=FNS, workers=st.lists(FEW_WORKERS, min_size=1, max_size=4))
+    def remove_idle_many(self, fn, workers):
+        for worker in workers:
+            same_method(self.pair, "remove_idle", fn, worker)
+
+    @rule(now_ns=TIMES, keepalive_ns=TIMES)
     def reap(self, now_ns, keepalive_ns):
         same_method(self.pair, "reap", now_ns, keepalive_ns)
 
@@ -291,6 +338,16 @@ class PoolsParity(RuleBasedStateMachine):
         for fn in range(-1, self.functions + 1):
             for method in ("busy", "idle", "reserved"):
                 same_method(self.pair, method, fn)
+
+    def teardown(self):
+        # What the counts above cannot show: which worker sits where in each idle stack,
+        # with which stamp. Reaping stamp by stamp, then taking the rest, tells both.
+        if self.pair is None:
+            return
+        for stamp in sorted(self.stamps):
+            same_method(self.pair, "reap", stamp, 0)
+        for fn in range(self.functions):
+            same_method(self.pair, "take_idle", fn)
 
 
 TestPoolsParity = PoolsParity.TestCase
@@ -311,6 +368,11 @@ class TallyParity(RuleBasedStateMachine):
         super().__init__()
         self.pair = (python.Tally(), native.Tally())
         self.functions = 0
+
+    @initialize(functions=st.integers(1, MAX_FUNCTIONS))
+    def start(self, functions):
+        for _ in range(functions):
+            self.add_function()
 
     @precondition(lambda self: self.functions < MAX_FUNCTIONS)
     @rule()
@@ -378,6 +440,23 @@ def test_regression_heap_ties_pop_by_token(impl):
     heap.push(10, 7)  # re-pushed: the stale entry must not come back
     assert heap.pop_expired(10) == [1, 2, 4, 5, 7]
     assert len(heap) == 0
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_regression_heap_ties_after_cancels(impl):
+    # The twin marked a cancelled entry by rewriting its token to -1 inside the heap,
+    # which broke the heap order among equal deadlines: it popped [5, 1, 0, 7].
+    heap = impl.DeadlineHeap()
+    heap.push(1, 7)
+    heap.push(0, 5)
+    heap.push(1, 3)
+    assert heap.cancel(3) is True
+    heap.push(0, 6)
+    assert heap.cancel(6) is True
+    assert heap.cancel(3) is False
+    heap.push(0, 1)
+    heap.push(1, 0)
+    assert heap.pop_expired(1) == [1, 5, 0, 7]
 
 
 @pytest.mark.parametrize("impl", IMPLS)
