@@ -214,6 +214,7 @@ class OneWriteProtocol(HttpToolsProtocol):
             self._refuse_large_head()
             raise _Answered
         name = name.lower()
+        value = value.rstrip(b" \t")   # llhttp keeps trailing whitespace, which is not part of a value
         if name == b"expect" and value.lower() == b"100-continue":
             self.expect_100_continue = True
         self.headers.append((name, value))
@@ -314,6 +315,7 @@ class ApiGatewayProtocol(OneWriteProtocol):
         if self._head_bytes > self._max_head_bytes:
             self._refuse_large_head()
             raise _Answered
+        value = value.rstrip(b" \t")   # llhttp keeps trailing whitespace, which is not part of a value
         self.raw_headers.append((name, value))
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
