@@ -72,9 +72,8 @@ def test_deadlines_cancel_and_repush(core):
 
 def test_deadlines_reject_negative_token(core):
     heap = core.DeadlineHeap()
-    if core.IMPLEMENTATION == "native":
-        with pytest.raises(ValueError):
-            heap.push(1, -1)
+    with pytest.raises(ValueError):
+        heap.push(1, -1)
     assert heap.cancel(-5) is False
 
 
