@@ -21,7 +21,7 @@ _RESERVED = {"name", "msg", "args", "levelname", "levelno", "pathname", "filenam
 _encode_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
-class Invocation:
+class CurrentInvocation:
     """The request being served, read by the log filter and the memory watchdog (one per worker)."""
     __slots__ = ("request_id", "tenant_id", "busy")
 
@@ -32,7 +32,7 @@ class Invocation:
 
 
 class _RequestIdFilter(logging.Filter):
-    def __init__(self, current: Invocation):
+    def __init__(self, current: CurrentInvocation):
         super().__init__()
         self.current = current
 
@@ -73,7 +73,7 @@ class JsonFormatter(logging.Formatter):
         return _encode_json({k: v for k, v in result.items() if v is not None}) + "\n"
 
 
-def setup_logging(current: Invocation, log_format: str, log_level: str) -> None:
+def setup_logging(current: CurrentInvocation, log_format: str, log_level: str) -> None:
     logging.Formatter.converter = time.gmtime
     root = logging.getLogger()
     for handler in list(root.handlers):

@@ -24,7 +24,7 @@ import orjson
 
 from gateway import wire
 from gateway.runtime.context import ContextError, LambdaContext, static_fields
-from gateway.runtime.logformat import Invocation, log_error, setup_logging
+from gateway.runtime.logformat import CurrentInvocation, log_error, setup_logging
 
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 _THIS_FILE = os.path.abspath(__file__)
@@ -123,7 +123,7 @@ class MemoryWatchdog(threading.Thread):
 
     IDLE_FACTOR = 10
 
-    def __init__(self, limit_kb: int, poll_s: float, send, current: Invocation):
+    def __init__(self, limit_kb: int, poll_s: float, send, current: CurrentInvocation):
         super().__init__(name="lambdagate-memory", daemon=True)
         self.limit_kb, self.poll_s, self.send, self.current = limit_kb, poll_s, send, current
         self.page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -136,18 +136,20 @@ class MemoryWatchdog(threading.Thread):
             rss_kb = int(os.pread(fd, 128, 0).split()[1]) * self.page_kb
             if rss_kb > self.limit_kb:
                 try:
-                    self.send(wire.frame_parts([wire.OUT_OF_MEMORY, rss_kb]))
+                    self.send(wire.frame_parts(wire.out_of_memory_header(rss_kb)))
                 finally:
                     os.kill(os.getpid(), signal.SIGKILL)
 
 
-class Worker:
+class WorkerLoop:
+    """What a Python worker process does: Init, then invocation frames in, result frames out."""
+
     def __init__(self, spec: dict, invoke_fd: int, result_fd: int):
         self.spec = spec
         self.reader = open(invoke_fd, "rb", buffering=65536)
         self.result_fd = result_fd
         self.send_lock = threading.Lock()
-        self.current = Invocation()
+        self.current = CurrentInvocation()
         self.log_format = spec.get("log_format") or "Text"
 
     def send(self, parts) -> None:
@@ -170,26 +172,27 @@ class Worker:
             error = exception_object(exc)
         logging.warning(UNHANDLED_WARNING)
         log_error(error, self.log_format)
-        self.send(wire.frame_parts([wire.READY, os.getpid(), error["errorType"],
-                                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss], orjson.dumps(error)))
+        self.send(wire.frame_parts(wire.ready_header(os.getpid(), error["errorType"],
+                                                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+                                   orjson.dumps(error)))
         raise SystemExit(1)
 
     def serve(self) -> None:
         handler = self.init()
         self.current.busy = False
-        self.send(wire.frame_parts([wire.READY, os.getpid(), None, 0]))
+        self.send(wire.frame_parts(wire.ready_header(os.getpid())))
         current, reader, send, log_format = self.current, self.reader, self.send, self.log_format
         monotonic_ns, environ, fstat = time.monotonic_ns, os.environ, os.fstat
         getrusage, RUSAGE_SELF = resource.getrusage, resource.RUSAGE_SELF
-        RESULT = wire.RESULT
+        read_frame, frame_parts, result_header = wire.read_frame, wire.frame_parts, wire.result_header
         static = static_fields()
         while True:
             try:
-                header, payload = wire.read_frame(reader)
+                header, payload = read_frame(reader)
             except EOFError:
                 return
-            _, request_id, deadline_ms, invoked_arn, client_context, cognito, trace_id = header
-            current.request_id = request_id
+            current.request_id = request_id = header.request_id
+            trace_id = header.trace_id
             if trace_id:
                 environ["_X_AMZN_TRACE_ID"] = trace_id
             else:
@@ -198,7 +201,8 @@ class Worker:
             current.busy = True
             start_ns = monotonic_ns()
             try:
-                context = LambdaContext(request_id, deadline_ms, invoked_arn, client_context, cognito, None, static)
+                context = LambdaContext(request_id, header.deadline_ms, header.invoked_arn, header.client_context,
+                                        header.cognito, None, static)
                 out = marshal(handler(unmarshal(payload), context))
             except ContextError as exc:
                 error = error_object(str(exc), "Runtime.LambdaContextUnmarshalError", None, request_id)
@@ -219,8 +223,8 @@ class Worker:
                 out = orjson.dumps(error)
             # the log file's size tells the gateway whether there is output to collect,
             # so an invocation that printed nothing costs the gateway no system call
-            send(wire.frame_parts([RESULT, request_id, error_type, duration_ns, getrusage(RUSAGE_SELF).ru_maxrss,
-                                   fstat(1).st_size], out))
+            send(frame_parts(result_header(request_id, error_type, duration_ns, getrusage(RUSAGE_SELF).ru_maxrss,
+                                           fstat(1).st_size), out))
 
 
 def _install_stdio(log_fd: int) -> None:
@@ -260,7 +264,7 @@ def run(spec: dict, invoke_fd: int, result_fd: int, log_fd: int) -> int:
     random.seed()
     for fd in (invoke_fd, result_fd):  # not for the handler's own child processes
         os.set_inheritable(fd, False)
-    worker = Worker(spec, invoke_fd, result_fd)
+    worker = WorkerLoop(spec, invoke_fd, result_fd)
     if spec.get("memory_limit_kb"):
         MemoryWatchdog(spec["memory_limit_kb"], spec.get("memory_poll_ms", 10) / 1000, worker.send,
                        worker.current).start()

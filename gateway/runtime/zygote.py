@@ -33,8 +33,6 @@ import typing  # noqa: F401
 import urllib.parse  # noqa: F401
 import uuid  # noqa: F401
 
-import msgpack
-
 from gateway import wire
 from gateway.runtime import worker as worker_runtime
 
@@ -79,7 +77,7 @@ class Zygote:
         # them, so it neither spends time on them nor dirties (copies) their pages
         gc.collect()
         gc.freeze()
-        self._send([wire.READY, os.getpid()])
+        self._send(wire.zygote_ready_message(os.getpid()))
         try:
             while True:
                 readable, _, _ = select.select([self.control, self.wake_r], [], [])
@@ -104,9 +102,12 @@ class Zygote:
         for level, kind, cdata in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.frombytes(cdata[: len(cdata) - (len(cdata) % fds.itemsize)])
-        message = msgpack.unpackb(data)
-        if message[0] == wire.FORK:
-            self._fork(message[1], message[2], list(fds))
+        try:
+            message = wire.read_message(data)
+        except ValueError:
+            message = None
+        if message is not None and message.kind == wire.FORK:
+            self._fork(message.seq, message.spec, list(fds))
         else:
             for fd in fds:
                 os.close(fd)
@@ -118,14 +119,14 @@ class Zygote:
         if len(fds) != expected:
             for fd in fds:
                 os.close(fd)
-            self._send([wire.FORKED, seq, -1, f"expected {expected} file descriptors"])
+            self._send(wire.fork_failed_message(seq, f"expected {expected} file descriptors"))
             return
         try:
             pid = os.fork()
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
-            self._send([wire.FORKED, seq, -1, str(exc)])
+            self._send(wire.fork_failed_message(seq, str(exc)))
             return
         if pid == 0:
             if expected == 1:
@@ -134,7 +135,7 @@ class Zygote:
         for fd in fds:
             os.close(fd)
         self.children.add(pid)
-        self._send([wire.FORKED, seq, pid])
+        self._send(wire.forked_message(seq, pid))
 
     def _leave_zygote(self) -> None:
         """What every child does first: drop the zygote's signals and sockets, follow its death."""
@@ -189,11 +190,12 @@ class Zygote:
             # process group goes with it (the group keeps the pid from being reused meanwhile)
             _kill_group(pid)
             # the child's peak resident set: Max Memory Used of an environment that died
-            self._send([wire.EXITED, pid, status, usage.ru_maxrss])
+            self._send(wire.exited_message(pid, status, usage.ru_maxrss))
 
-    def _send(self, message: list) -> None:
+    def _send(self, message: bytes) -> None:
+        """One message (built by a wire.*_message function) to the gateway."""
         try:
-            self.control.send(msgpack.packb(message))
+            self.control.send(message)
         except OSError:
             pass  # the gateway is gone; serve() ends on the next read
 

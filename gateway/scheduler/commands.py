@@ -21,10 +21,11 @@ from typing import Iterator, List, Optional, Tuple
 
 from gateway.errors import RuntimeUnavailable
 
-# the runtime clients lambdagate ships live beside the Python worker runtime
-_HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime")
-NODE_BOOTSTRAP = os.path.join(_HERE, "nodejs", "bootstrap.mjs")
-JAVA_SOURCES = os.path.join(_HERE, "java")
+# the runtime folder (LAMBDA_RUNTIME_DIR, /var/runtime on AWS): the Python worker runtime and,
+# beside it, the runtime clients lambdagate ships
+RUNTIME_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime")
+NODE_BOOTSTRAP = os.path.join(RUNTIME_DIR, "nodejs", "bootstrap.mjs")
+JAVA_SOURCES = os.path.join(RUNTIME_DIR, "java")
 JAVA_MAIN = "lambdagate.runtime.Bootstrap"
 
 PROVIDED = ("provided", "provided.al2", "provided.al2023")

@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Mapping
 
+from gateway.scheduler.commands import RUNTIME_DIR
 from gateway.types import FunctionSpec
 
 # Taken from lambdagate's own environment so that tools and locales keep working;
@@ -45,7 +46,7 @@ def worker_environment(spec: FunctionSpec, *, runtime_api: str | None = None,
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name(),
         "LAMBDA_TASK_ROOT": spec.code_dir,
-        "LAMBDA_RUNTIME_DIR": os.path.dirname(os.path.abspath(__file__)),
+        "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout_s)),
     }

@@ -1,6 +1,6 @@
 """Workers of non-native runtimes (`provided.*`, Node.js, Java, awslambdaric): an
 executable started by the zygote (fork + exec, so it dies with lambdagate) that
-talks to its own Runtime API endpoint. Same interface as `workers.Worker`, so
+talks to its own Runtime API endpoint. Same interface as `workers.PythonWorker`, so
 the scheduler runs both alike."""
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ class ExecWorker(BaseWorker):
         if self.ready.done():
             return
         if init_error is None:
-            self.ready.set_result(([wire.READY, self.pid, None, 0], b""))
+            self.ready.set_result((wire.ready_header(self.pid), b""))
         else:
             error_type, body = init_error
-            self.ready.set_result(([wire.READY, self.pid, error_type, peak_rss_kb(self.pid)], body))
+            self.ready.set_result((wire.ready_header(self.pid, error_type, peak_rss_kb(self.pid)), body))
 
     def on_exit(self) -> None:
         """The process ended (reported by the zygote)."""
@@ -46,14 +46,14 @@ class ExecWorker(BaseWorker):
         self.endpoint.close()
         self._ended()
 
-    # ------------------------------------------------------------------ the Worker interface
+    # ------------------------------------------------------------------ the PythonWorker interface
 
-    def send_invoke(self, header: list, payload: bytes) -> asyncio.Future:
+    def send_invoke(self, header: wire.InvokeHeader, payload: bytes) -> asyncio.Future:
         outcome = self.loop.create_future()
         result = self.loop.create_future()
         self.pending = result
         self.endpoint.dispatch(header, payload, outcome)
-        request_id = header[1]
+        request_id = header.request_id
 
         def settle(done: asyncio.Future) -> None:
             if self._memory_timer is not None:
@@ -67,7 +67,7 @@ class ExecWorker(BaseWorker):
                 return
             error_type, body, duration_ns = done.result()
             self.max_rss_kb = max(self.max_rss_kb, peak_rss_kb(self.pid))
-            target.set_result(([wire.RESULT, request_id, error_type, duration_ns, self.max_rss_kb, 1], body))
+            target.set_result((wire.result_header(request_id, error_type, duration_ns, self.max_rss_kb, 1), body))
         outcome.add_done_callback(settle)
         if self.memory_limit_kb:
             self._memory_timer = self.loop.call_later(_MEMORY_POLL_S, self._check_memory)

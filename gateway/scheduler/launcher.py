@@ -14,7 +14,7 @@ from gateway.scheduler import outcomes
 from gateway.scheduler.commands import runtime_command
 from gateway.scheduler.environment import exec_worker_spec, python_worker_spec
 from gateway.scheduler.exec_workers import ExecWorker
-from gateway.scheduler.workers import BUSY, Worker, WorkerLost, peak_rss_kb
+from gateway.scheduler.workers import BUSY, PythonWorker, WorkerLost, peak_rss_kb
 from gateway.scheduler.zygote import ZygoteError, ZygoteProcess
 from gateway.types import FunctionSpec
 
@@ -115,7 +115,7 @@ class Launcher:
                 argv = [wrapper, *argv]  # managed runtimes start through the wrapper script, as on AWS
         log_fd = _log_file(spec.function_name)
         if python:
-            worker = Worker(slot, fn_index, generation, log_fd, self._loop)
+            worker = PythonWorker(slot, fn_index, generation, log_fd, self._loop)
         else:
             worker = ExecWorker(slot, fn_index, generation, log_fd, self._loop,
                                 spec.memory_mb * 1024 if self.enforce_memory else 0)
@@ -132,7 +132,7 @@ class Launcher:
                 self._exec_workers[worker.pid] = worker
                 if zygote.has_exited(worker.pid):  # its exit came with the fork's answer
                     self._on_exit(worker.pid, -1)
-            ready_header, ready_payload = await asyncio.wait_for(asyncio.shield(worker.ready), self.init_timeout_s)
+            ready, ready_payload = await asyncio.wait_for(asyncio.shield(worker.ready), self.init_timeout_s)
         except WorkerLost:
             worker.exit_status = await self.exit_status(worker)
             return worker, time.monotonic_ns() - start_ns, ("Runtime.ExitError", None)
@@ -148,13 +148,14 @@ class Launcher:
             worker.kill()
             raise
         init_ns = time.monotonic_ns() - start_ns
-        if ready_header[2] is not None:
-            worker.max_rss_kb = ready_header[3]
-            return worker, init_ns, (ready_header[2], ready_payload)
+        if ready.init_error_type is not None:
+            worker.max_rss_kb = ready.max_rss_kb
+            return worker, init_ns, (ready.init_error_type, ready_payload)
         worker.state = BUSY
         return worker, init_ns, None
 
-    async def _fork_python(self, zygote: ZygoteProcess, spec: FunctionSpec, worker: Worker, log_fd: int) -> None:
+    async def _fork_python(self, zygote: ZygoteProcess, spec: FunctionSpec, worker: PythonWorker,
+                           log_fd: int) -> None:
         # Two pipes, not one socket pair: a reader blocked on a socket is also woken each time
         # its peer frees buffer space, so every result the gateway read woke the idle worker
         # once for nothing. A pipe keeps readers and writers on separate wait queues.

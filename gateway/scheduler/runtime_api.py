@@ -15,6 +15,7 @@ from typing import Callable, Optional
 import httptools
 import orjson
 
+from gateway import wire
 from gateway.scheduler.outcomes import response_too_large_payload
 from gateway.types import RESPONSE_LIMIT_BYTES
 
@@ -42,14 +43,18 @@ def _response(status: int, body: bytes, extra: tuple = (), content_type: bytes =
     return b"".join(head) + body
 
 
-class Invocation:
-    """One invocation handed to a runtime: its headers, payload and outcome."""
+class RuntimeApiInvocation:
+    """One invocation handed to a runtime through its Runtime API: its headers, payload and outcome."""
     __slots__ = ("request_id", "deadline_ms", "invoked_arn", "client_context", "cognito", "trace_id", "payload",
                  "future", "delivered_ns", "answered")
 
-    def __init__(self, header: list, payload: bytes, future: asyncio.Future):
-        (_, self.request_id, self.deadline_ms, self.invoked_arn, self.client_context, self.cognito,
-         self.trace_id) = header
+    def __init__(self, header: wire.InvokeHeader, payload: bytes, future: asyncio.Future):
+        self.request_id = header.request_id
+        self.deadline_ms = header.deadline_ms
+        self.invoked_arn = header.invoked_arn
+        self.client_context = header.client_context
+        self.cognito = header.cognito
+        self.trace_id = header.trace_id
         self.payload = payload
         self.future = future
         self.delivered_ns = 0
@@ -80,7 +85,7 @@ class RuntimeEndpoint:
     def __init__(self, on_ready: Callable[[Optional[tuple]], None]):
         self.on_ready = on_ready
         self.initialised = False
-        self.current: Optional[Invocation] = None   # delivered, or waiting to be
+        self.current: Optional[RuntimeApiInvocation] = None   # delivered, or waiting to be
         self.waiting: Optional["_RuntimeApiProtocol"] = None  # a parked GET /next
         self.server: Optional[asyncio.AbstractServer] = None
         self.port = 0
@@ -105,14 +110,14 @@ class RuntimeEndpoint:
                 proto.transport.abort()
         self.protocols.clear()
 
-    def dispatch(self, header: list, payload: bytes, future: asyncio.Future) -> None:
-        invocation = Invocation(header, payload, future)
+    def dispatch(self, header: wire.InvokeHeader, payload: bytes, future: asyncio.Future) -> None:
+        invocation = RuntimeApiInvocation(header, payload, future)
         self.current = invocation
         if self.waiting is not None:
             waiting, self.waiting = self.waiting, None
             self._deliver(waiting, invocation)
 
-    def _deliver(self, proto: "_RuntimeApiProtocol", invocation: Invocation) -> None:
+    def _deliver(self, proto: "_RuntimeApiProtocol", invocation: RuntimeApiInvocation) -> None:
         invocation.delivered_ns = time.monotonic_ns()
         proto.write(invocation.next_response())
 

@@ -22,7 +22,7 @@ from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, T
 from gateway.logs import LogSinks, init_report_line, init_start_line, invocation_log, report_line
 from gateway.scheduler import outcomes
 from gateway.scheduler.launcher import INIT_TIMEOUT, Launcher, python_runtime
-from gateway.scheduler.workers import BUSY, DEAD, IDLE, Worker, WorkerLost, WorkerTimedOut, peak_rss_kb
+from gateway.scheduler.workers import BUSY, DEAD, IDLE, BaseWorker, WorkerLost, WorkerTimedOut, peak_rss_kb
 from gateway.types import RESPONSE_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec, InvokeResult
 
 log = logging.getLogger("lambdagate")
@@ -48,6 +48,22 @@ class _Function:
         self.timeout_ms = int(spec.timeout_s * 1000)
 
 
+class _InvocationState:
+    """One invocation from the moment it has a worker (or failed to get one) until its result:
+    what settling it needs, whichever way it ends. Created once per invocation."""
+    __slots__ = ("fn", "worker", "request_id", "start_ns", "init_ns", "prefix", "want_log")
+
+    def __init__(self, fn: _Function, worker: Optional[BaseWorker], request_id: str, start_ns: int, init_ns: int,
+                 prefix: str, want_log: bool):
+        self.fn = fn
+        self.worker = worker          # PythonWorker or ExecWorker; None if none could be started
+        self.request_id = request_id
+        self.start_ns = start_ns      # monotonic, when the invocation was sent (0 if it never was)
+        self.init_ns = init_ns        # the Init phase it waited for (0 when warm)
+        self.prefix = prefix          # log text before START: INIT_START and, after an init error, its report
+        self.want_log = want_log      # the caller wants the log text in the result
+
+
 class Scheduler:
     """Runs invocations of the functions it is given; implements `Invoker`."""
 
@@ -70,7 +86,7 @@ class Scheduler:
             self._ordered.append(fn)
             self._functions[spec.logical_id] = fn
             self._functions.setdefault(spec.function_name, fn)
-        self._workers: list = []            # slot -> Worker, ExecWorker or None
+        self._workers: list = []            # slot -> PythonWorker, ExecWorker or None
         self._free_slots: list = []
         self._launcher = Launcher(self.config.python, self.config.init_timeout_s, self.config.memory_poll_ms,
                                   self.config.enforce_memory)
@@ -78,7 +94,8 @@ class Scheduler:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_deadline_ns = -1
         self._reaper: Optional[asyncio.TimerHandle] = None
-        self._sinks = LogSinks(config.log_dir, console)
+        self._sinks = LogSinks(config.log_dir, console, max_file_bytes=config.log_file_max_mb * 1024 * 1024,
+                              files_kept=config.log_files_kept)
         self._in_flight = 0
         self._drained: Optional[asyncio.Future] = None   # set while close() waits for in-flight work
         self._background: set = set()       # invocations whose callers gave up, still being settled
@@ -223,7 +240,6 @@ class Scheduler:
 
     async def _run(self, fn: _Function, slot: int, payload: bytes, client_context, invoked_arn: str,
                    want_log: bool, request_id: Optional[str], trace_root: Optional[str] = None) -> InvokeResult:
-        spec = fn.spec
         init_ns = 0
         init_error = None
         if slot == COLD:
@@ -241,9 +257,10 @@ class Scheduler:
             worker = self._workers[slot]
         if request_id is None:
             request_id = self._ids.next_id()
-        prefix = init_start_line(spec.runtime) if init_ns else ""
+        prefix = init_start_line(fn.spec.runtime) if init_ns else ""
         if init_error is not None:
-            return self._finish_init_error(fn, worker, request_id, init_ns, init_error, prefix, want_log)
+            return self._finish_init_error(_InvocationState(fn, worker, request_id, 0, init_ns, prefix, want_log),
+                                           init_error)
 
         worker.state = BUSY
         start_ns = time.monotonic_ns()
@@ -257,8 +274,9 @@ class Scheduler:
         if trace_root is None:
             trace_root = f"Root=1-{now_ns // 1_000_000_000:08x}-{request_id[-12:]}{request_id[:8]}{request_id[9:13]}"
         trace_id = f"{trace_root};Parent={request_id[14:18]}{request_id[19:23]}{request_id[-8:]};Sampled=0"
-        header = [wire.INVOKE, request_id, now_ns // 1_000_000 + fn.timeout_ms, invoked_arn, client_context, None,
-                  trace_id]
+        header = wire.invoke_header(request_id, now_ns // 1_000_000 + fn.timeout_ms, invoked_arn, client_context,
+                                    None, trace_id)
+        state = _InvocationState(fn, worker, request_id, start_ns, init_ns, prefix, want_log)
         outcome = worker.send_invoke(header, payload)
         try:
             result_header, out = await outcome
@@ -268,63 +286,60 @@ class Scheduler:
             if outcome.cancelled():
                 outcome = self._loop.create_future()
                 worker.pending = outcome
-            task = asyncio.ensure_future(self._settle_abandoned(fn, worker, request_id, start_ns, init_ns, prefix,
-                                                                outcome))
+            task = asyncio.ensure_future(self._settle_abandoned(state, outcome))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
             raise
         except (WorkerTimedOut, WorkerLost):
-            return await self._settle(fn, worker, request_id, start_ns, init_ns, prefix, want_log, outcome)
-        return self._complete(fn, worker, request_id, init_ns, prefix, want_log, result_header, out)
+            return await self._settle(state, outcome)
+        return self._complete(state, result_header, out)
 
-    async def _settle_abandoned(self, fn: _Function, worker, request_id: str, start_ns: int, init_ns: int,
-                                prefix: str, outcome: asyncio.Future) -> None:
+    async def _settle_abandoned(self, state: _InvocationState, outcome: asyncio.Future) -> None:
+        state.want_log = False  # nobody is there to read it
         try:
-            await self._settle(fn, worker, request_id, start_ns, init_ns, prefix, False, outcome)
+            await self._settle(state, outcome)
         except LambdagateError:
             pass  # lambdagate stopped first; close() has dealt with the worker
 
-    async def _settle(self, fn: _Function, worker, request_id: str, start_ns: int, init_ns: int, prefix: str,
-                      want_log: bool, outcome: asyncio.Future) -> InvokeResult:
+    async def _settle(self, state: _InvocationState, outcome: asyncio.Future) -> InvokeResult:
         """Books, logs and the worker's fate once an invocation has an outcome."""
         try:
             result_header, out = await outcome
         except WorkerTimedOut:
-            return self._finish_timeout(fn, worker, request_id, start_ns, init_ns, prefix, want_log)
+            return self._finish_timeout(state)
         except WorkerLost:
-            self._deadlines.cancel(worker.slot)
-            return await self._finish_crash(fn, worker, request_id, start_ns, init_ns, prefix, want_log)
-        return self._complete(fn, worker, request_id, init_ns, prefix, want_log, result_header, out)
+            self._deadlines.cancel(state.worker.slot)
+            return await self._finish_crash(state)
+        return self._complete(state, result_header, out)
 
-    def _complete(self, fn: _Function, worker, request_id: str, init_ns: int, prefix: str, want_log: bool,
-                  result_header: list, out: bytes) -> InvokeResult:
+    def _complete(self, state: _InvocationState, result_header: wire.ResultHeader, out: bytes) -> InvokeResult:
         """The worker answered: tally, log, return the worker to its pool."""
+        worker = state.worker
         self._deadlines.cancel(worker.slot)
-        _, _, error_type, duration_ns, max_rss_kb, log_bytes = result_header
-        worker.max_rss_kb = max_rss_kb
+        error_type = result_header.error_type
+        worker.max_rss_kb = max_rss_kb = result_header.max_rss_kb
         if error_type == "Function.ResponseSizeTooLarge" or (error_type is None and len(out) > RESPONSE_LIMIT_BYTES):
             error_type, out = "Function.ResponseSizeTooLarge", response_too_large_payload()
-        output = worker.take_log() if log_bytes else b""
-        self._release(fn, worker)
-        return self._conclude(fn, request_id, out, error_type, duration_ns, init_ns, _mb(max_rss_kb), output,
-                              prefix, want_log)
+        output = worker.take_log() if result_header.log_bytes else b""
+        self._release(state.fn, worker)
+        return self._conclude(state, out, error_type, result_header.duration_ns, _mb(max_rss_kb), output)
 
-    def _conclude(self, fn: _Function, request_id: str, payload: bytes, error_type: Optional[str],
-                  duration_ns: int, init_ns: int, max_used_mb: int, output: bytes, prefix: str, want_log: bool,
-                  timed_out: bool = False) -> InvokeResult:
+    def _conclude(self, state: _InvocationState, payload: bytes, error_type: Optional[str], duration_ns: int,
+                  max_used_mb: int, output: bytes, timed_out: bool = False) -> InvokeResult:
         """Bill the invocation, write its log (START .. REPORT) and build its result."""
+        fn, request_id, init_ns = state.fn, state.request_id, state.init_ns
         spec = fn.spec
         status = STATUS_TIMEOUT if timed_out else STATUS_SUCCESS if error_type is None else STATUS_ERROR
         billed = self._tally.record(fn.index, duration_ns, init_ns, spec.memory_mb, status)
         outcome = "timeout" if timed_out else None if error_type is None else "error"
         report = report_line(request_id, duration_ns, billed, spec.memory_mb, max_used_mb, init_ns, outcome,
                              error_type)
-        text = invocation_log(request_id, output, report, prefix)
+        text = invocation_log(request_id, output, report, state.prefix)
         self._sinks.write(spec.function_name, text)
         return InvokeResult(request_id, payload, error_type, outcome or "success", duration_ns, billed, init_ns,
-                            spec.memory_mb, max_used_mb, text.encode() if want_log else b"")
+                            spec.memory_mb, max_used_mb, text.encode() if state.want_log else b"")
 
-    def _release(self, fn: _Function, worker: Worker) -> None:
+    def _release(self, fn: _Function, worker: BaseWorker) -> None:
         if worker.generation == fn.generation and worker.state != DEAD and not self.closing:
             worker.state = IDLE
             self._pools.release(fn.index, worker.slot, time.monotonic_ns())
@@ -334,9 +349,10 @@ class Scheduler:
 
     # ------------------------------------------------------------------ failures
 
-    def _finish_init_error(self, fn, worker, request_id, init_ns, init_error, prefix, want_log) -> InvokeResult:
+    def _finish_init_error(self, state: _InvocationState, init_error: tuple) -> InvokeResult:
+        worker, request_id = state.worker, state.request_id
         error_type, error_payload = init_error
-        self._pools.discard_busy(fn.index)
+        self._pools.discard_busy(state.fn.index)
         timed_out = error_type == INIT_TIMEOUT
         if timed_out:
             error_payload = outcomes.timeout_payload(request_id, self.config.init_timeout_s)
@@ -351,24 +367,22 @@ class Scheduler:
                 init_log += "\n"
             self._drop(worker)
             max_used_mb = _mb(worker.max_rss_kb)
-        prefix += init_log + init_report_line(init_ns, error_type, timed_out)
-        return self._conclude(fn, request_id, error_payload, error_type, 0, init_ns, max_used_mb, b"", prefix,
-                              want_log, timed_out)
+        state.prefix += init_log + init_report_line(state.init_ns, error_type, timed_out)
+        return self._conclude(state, error_payload, error_type, 0, max_used_mb, b"", timed_out)
 
-    def _finish_timeout(self, fn, worker, request_id, start_ns, init_ns, prefix, want_log) -> InvokeResult:
-        spec = fn.spec
-        duration_ns = time.monotonic_ns() - start_ns
-        self._pools.discard_busy(fn.index)
+    def _finish_timeout(self, state: _InvocationState) -> InvokeResult:
+        worker, request_id, spec = state.worker, state.request_id, state.fn.spec
+        duration_ns = time.monotonic_ns() - state.start_ns
+        self._pools.discard_busy(state.fn.index)
         output = worker.take_log() + outcomes.timeout_log_line(request_id, spec.timeout_s).encode()
         self._drop(worker)
-        return self._conclude(fn, request_id, outcomes.timeout_payload(request_id, spec.timeout_s),
-                              "Sandbox.Timedout", duration_ns, init_ns, _mb(worker.max_rss_kb), output, prefix,
-                              want_log, timed_out=True)
+        return self._conclude(state, outcomes.timeout_payload(request_id, spec.timeout_s), "Sandbox.Timedout",
+                              duration_ns, _mb(worker.max_rss_kb), output, timed_out=True)
 
-    async def _finish_crash(self, fn, worker, request_id, start_ns, init_ns, prefix, want_log) -> InvokeResult:
-        spec = fn.spec
-        duration_ns = time.monotonic_ns() - start_ns
-        self._pools.discard_busy(fn.index)
+    async def _finish_crash(self, state: _InvocationState) -> InvokeResult:
+        worker, spec = state.worker, state.fn.spec
+        duration_ns = time.monotonic_ns() - state.start_ns
+        self._pools.discard_busy(state.fn.index)
         output = worker.take_log()
         self._drop(worker)   # before waiting: a caller that gives up meanwhile leaks nothing
         wait_status = await self._launcher.exit_status(worker)
@@ -376,10 +390,9 @@ class Scheduler:
             error_type, max_used_mb = "Runtime.OutOfMemory", spec.memory_mb
         else:
             error_type, max_used_mb = "Runtime.ExitError", _mb(worker.max_rss_kb)
-        message = outcomes.runtime_exit_message(request_id, -1 if worker.oom_rss_kb else wait_status)
-        return self._conclude(fn, request_id, outcomes.crash_payload(error_type, message), error_type, duration_ns,
-                              init_ns, max_used_mb, output + f"{message}\n{error_type}\n".encode(), prefix,
-                              want_log)
+        message = outcomes.runtime_exit_message(state.request_id, -1 if worker.oom_rss_kb else wait_status)
+        return self._conclude(state, outcomes.crash_payload(error_type, message), error_type, duration_ns,
+                              max_used_mb, output + f"{message}\n{error_type}\n".encode())
 
     # ------------------------------------------------------------------ deadlines
 
@@ -441,7 +454,7 @@ class Scheduler:
             if self._pools.remove_idle(worker.fn_index, worker.slot):
                 self._drop(worker)
 
-    def _drop(self, worker: Worker, gently: bool = False) -> None:
+    def _drop(self, worker: BaseWorker, gently: bool = False) -> None:
         """Forget a worker and make sure its process ends."""
         if gently and worker.state != DEAD:
             worker.close_gently()

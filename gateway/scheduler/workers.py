@@ -63,7 +63,7 @@ class BaseWorker:
         self.loop = loop
         self.pid = 0
         self.state = STARTING
-        self.ready = loop.create_future()   # (READY header, payload) at the end of Init
+        self.ready = loop.create_future()   # (wire.ReadyHeader, payload) at the end of Init
         self.pending: Optional[asyncio.Future] = None
         self.max_rss_kb = 0
         self.exit_status = -1         # wait status, once known, of a worker that died during Init
@@ -105,7 +105,7 @@ class BaseWorker:
             self.log_fd = -1
 
 
-class Worker(BaseWorker, asyncio.Protocol):
+class PythonWorker(BaseWorker, asyncio.Protocol):
     """A Python worker forked from the zygote: invocation frames down one pipe,
     results up another (this object is the result pipe's protocol)."""
 
@@ -147,8 +147,12 @@ class Worker(BaseWorker, asyncio.Protocol):
             self.kill()
             return
         for head, payload in frames:
-            header = wire.unpack_header(head)
-            kind = header[0]
+            try:
+                header = wire.read_header(head)
+            except ValueError:  # not our protocol: the worker is broken
+                self.kill()
+                return
+            kind = header.kind
             if kind == wire.RESULT:
                 pending, self.pending = self.pending, None
                 if pending is not None and not pending.done():
@@ -157,14 +161,14 @@ class Worker(BaseWorker, asyncio.Protocol):
                 if not self.ready.done():
                     self.ready.set_result((header, payload))
             elif kind == wire.OUT_OF_MEMORY:
-                self.oom_rss_kb = header[1]
+                self.oom_rss_kb = header.rss_kb
 
     def connection_lost(self, exc) -> None:
         self._ended()
 
     # ------------------------------------------------------------------ actions
 
-    def send_invoke(self, header: list, payload: bytes) -> asyncio.Future:
+    def send_invoke(self, header: wire.InvokeHeader, payload: bytes) -> asyncio.Future:
         future = self.loop.create_future()
         self.pending = future
         if self.writer.is_closing():  # the process is gone and its result pipe not yet read to the end

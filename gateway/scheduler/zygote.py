@@ -9,8 +9,6 @@ import subprocess
 import sys
 from typing import Callable, Optional
 
-import msgpack
-
 from gateway import wire
 
 
@@ -69,7 +67,7 @@ class ZygoteProcess:
         self._forks[seq] = future
         fds = array.array("i", [*worker_fds, log_fd])
         try:
-            self._control.sendmsg([msgpack.packb([wire.FORK, seq, spec])],
+            self._control.sendmsg([wire.fork_message(seq, spec)],
                                   [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
         except OSError as exc:
             del self._forks[seq]
@@ -100,21 +98,24 @@ class ZygoteProcess:
             if not data:
                 self._lost()
                 return
-            message = msgpack.unpackb(data)
-            kind = message[0]
+            try:
+                message = wire.read_message(data)
+            except ValueError:
+                continue  # not ours to act on
+            kind = message.kind
             if kind == wire.READY:
                 if not self.ready.done():
-                    self.ready.set_result(message[1])
+                    self.ready.set_result(message.pid)
             elif kind == wire.FORKED:
-                future = self._forks.pop(message[1], None)
+                future = self._forks.pop(message.seq, None)
                 if future is not None and not future.done():
-                    if message[2] > 0:
-                        future.set_result(message[2])
+                    if message.pid > 0:
+                        future.set_result(message.pid)
                     else:
-                        future.set_exception(ZygoteError(f"fork failed: {message[3]}"))
+                        future.set_exception(ZygoteError(f"fork failed: {message.error}"))
             elif kind == wire.EXITED:
-                pid, status = message[1], message[2]
-                outcome = (status, message[3])
+                pid, status = message.pid, message.wait_status
+                outcome = (status, message.max_rss_kb)
                 waiter = self._exit_waiters.pop(pid, None)
                 if waiter is not None:
                     if not waiter.done():

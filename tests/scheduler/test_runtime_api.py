@@ -14,14 +14,15 @@ import time
 import pytest
 import uvloop
 
+from gateway import wire
 from gateway.scheduler.runtime_api import RuntimeEndpoint
 from gateway.errors import LambdagateError
 from gateway.config import Config
 from gateway.scheduler import Scheduler
 from gateway.types import FunctionSpec
 
-HEADER = [1, "req-1", 1_900_000_000_000, "arn:aws:lambda:us-east-1:123456789012:function:f", '{"custom": {"a": 1}}',
-          None, "Root=1-5e34a614-10bdxmplf1fb44f07bc535a1;Parent=1;Sampled=0"]
+HEADER = wire.invoke_header("req-1", 1_900_000_000_000, "arn:aws:lambda:us-east-1:123456789012:function:f",
+                            '{"custom": {"a": 1}}', None, "Root=1-5e34a614-10bdxmplf1fb44f07bc535a1;Parent=1;Sampled=0")
 
 
 def run(coro):
@@ -117,8 +118,7 @@ def test_endpoint_error_and_oversized_response():
             # the body's errorType wins: awslambdaric sends no header on invocation errors
             assert error_type == "MyError" and json.loads(payload) == error
 
-            header = list(HEADER)
-            header[1] = "req-2"
+            header = HEADER._replace(request_id="req-2")
             outcome = loop.create_future()
             endpoint.dispatch(header, b"{}", outcome)
             await _request(port, "GET", "/2018-06-01/runtime/invocation/next")

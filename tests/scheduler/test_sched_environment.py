@@ -7,6 +7,8 @@ import os
 import re
 import time
 
+import gateway.runtime
+
 ENV_DUMP = """
 import os, sys
 
@@ -54,7 +56,11 @@ def test_reserved_variables_are_present_and_right(run, make_function, open_sched
     assert env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
-    assert os.path.isdir(env["LAMBDA_RUNTIME_DIR"])
+    # the runtime folder (/var/runtime on AWS): lambdagate's worker runtime and the runtime clients beside it
+    runtime_dir = env["LAMBDA_RUNTIME_DIR"]
+    assert os.path.realpath(runtime_dir) == os.path.realpath(os.path.dirname(gateway.runtime.__file__))
+    assert os.path.isfile(os.path.join(runtime_dir, "worker.py"))
+    assert os.path.isfile(os.path.join(runtime_dir, "nodejs", "bootstrap.mjs"))
     # the code directory is LAMBDA_TASK_ROOT, the working directory and the first import path
     code_dir = os.path.realpath(spec.code_dir)
     assert env["LAMBDA_TASK_ROOT"] == spec.code_dir

@@ -155,3 +155,25 @@ def test_totals_add_up(run, make_function, open_scheduler):
     assert [r.memory_size_mb for r in results] == [256] * 4
     assert sum(r.init_duration_ns > 0 for r in results) == 1
     assert json.loads(results[1].payload)["errorType"] == "ValueError"
+
+
+CHATTY = """
+def handler(event, context):
+    print(f"{context.aws_request_id} " + "x" * 400_000)
+    return 1
+"""
+
+
+def test_log_files_rotate_at_the_configured_size_and_count(run, make_function, open_scheduler, log_dir):
+    spec = make_function(CHATTY, name="Chatty", function_name="chatty")
+
+    async def body():
+        async with open_scheduler([spec], log_file_max_mb=1, log_files_kept=2) as s:
+            return [(await s.invoke(spec.logical_id, b"{}")).request_id for _ in range(8)]
+
+    ids = run(body())
+    assert sorted(p.name for p in log_dir.iterdir()) == ["chatty.log", "chatty.log.1"]
+    sizes = [p.stat().st_size for p in log_dir.iterdir()]
+    assert all(size <= 1024 * 1024 for size in sizes), sizes
+    newest = (log_dir / "chatty.log").read_text()
+    assert ids[-1] in newest and ids[0] not in newest + (log_dir / "chatty.log.1").read_text()
