@@ -15,6 +15,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from support.lambda_server import free_port, wait_for, write_template
+import pytest
+
+pytestmark = pytest.mark.integration   # starts real processes
 
 BURST = 1000
 KILL_AFTER = 300          # accepted invocations before the SIGKILL

@@ -7,6 +7,8 @@ import pytest
 
 from support.lambda_server import read_jsonl, wait_for
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 
 def records_for(path, event_id):
     return [r for r in read_jsonl(path) if r.get("requestPayload", {}).get("id") == event_id]

@@ -19,6 +19,7 @@ from support.fakes import Call, FakeInvoker
 from support.servers import TestClient, wait_for
 
 
+
 def _methods(protocol) -> list:
     return sorted(name for name, value in vars(protocol).items() if inspect.isfunction(value)
                   and not name.startswith("_"))

@@ -10,6 +10,8 @@ import pytest
 
 from support.lambda_server import lambda_client, wait_for
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 
 def payload_of(response):
     return json.loads(response["Payload"].read())

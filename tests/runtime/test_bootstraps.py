@@ -28,6 +28,8 @@ from gateway.errors import RuntimeUnavailable
 from gateway.scheduler import commands
 from gateway.scheduler.commands import runtime_available, runtime_command
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 HAVE_NODE = shutil.which("node") is not None
 HAVE_JAVA = shutil.which("javac") is not None and shutil.which("java") is not None
 needs_node = pytest.mark.skipif(not HAVE_NODE, reason="node is not installed")

@@ -12,7 +12,8 @@ import time
 import httpx
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+pytestmark = [pytest.mark.integration,   # starts real processes
+              pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")]
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31

@@ -21,6 +21,8 @@ from gateway.config import Config
 from gateway.scheduler import Scheduler
 from gateway.types import FunctionSpec
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 HEADER = wire.invoke_header("req-1", 1_900_000_000_000, "arn:aws:lambda:us-east-1:123456789012:function:f",
                             '{"custom": {"a": 1}}', None, "Root=1-5e34a614-10bdxmplf1fb44f07bc535a1;Parent=1;Sampled=0")
 

@@ -8,6 +8,9 @@ import re
 import time
 
 import gateway.runtime
+import pytest
+
+pytestmark = pytest.mark.integration   # starts real processes
 
 ENV_DUMP = """
 import os, sys

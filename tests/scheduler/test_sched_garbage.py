@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections import Counter
+import pytest
+
+pytestmark = pytest.mark.integration   # starts real processes
 
 HELLO = """
 def handler(event, context):

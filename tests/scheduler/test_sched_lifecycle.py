@@ -11,6 +11,8 @@ import pytest
 
 from gateway.errors import LambdagateError, Throttled
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 PIDS = """
 import os, time
 

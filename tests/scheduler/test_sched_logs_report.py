@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 INIT_START_RE = re.compile(r"^INIT_START Runtime Version: python:3\.11\.\S+\tRuntime Version ARN: "
                            r"arn:aws:lambda:[a-z0-9-]+::runtime:[0-9a-f]{64}$")

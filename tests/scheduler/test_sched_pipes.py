@@ -12,6 +12,8 @@ import os
 import pytest
 import uvloop
 
+pytestmark = pytest.mark.integration   # starts real processes
+
 HELLO = """
 def handler(event, context):
     return "hi"

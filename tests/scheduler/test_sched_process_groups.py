@@ -7,6 +7,9 @@ from support.processes import pid_running, still_there
 from gateway.config import Config
 from gateway.scheduler import Scheduler
 from gateway.types import FunctionSpec
+import pytest
+
+pytestmark = pytest.mark.integration   # starts real processes
 
 HANDLER = textwrap.dedent("""\
     import subprocess, time

@@ -5,6 +5,9 @@ import asyncio
 
 from gateway.errors import Throttled
 from gateway.types import InvokeResult
+import pytest
+
+pytestmark = pytest.mark.integration   # starts real processes
 
 SLOW = """
 import os, time

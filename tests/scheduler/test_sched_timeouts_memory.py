@@ -5,6 +5,9 @@ import asyncio
 import json
 import re
 import time
+import pytest
+
+pytestmark = pytest.mark.integration   # starts real processes
 
 SLOW = """
 import os, time

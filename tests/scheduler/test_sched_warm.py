@@ -8,6 +8,9 @@ import sys
 import time
 
 from gateway.errors import Throttled
+import pytest
+
+pytestmark = pytest.mark.integration   # starts real processes
 
 COUNTER = """
 import os, time
