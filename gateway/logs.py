@@ -69,7 +69,8 @@ class LogSinks:
         self.max_file_bytes = max_file_bytes
         self.files_kept = max(1, files_kept)
         self.max_pending_bytes = max_pending_bytes
-        self._batch: list = []          # (function name, text) since the last flush, on the loop
+        self._batch: dict = {}          # function name -> texts since the last flush, on the loop
+        self._console_batch: list = []  # the same texts in order, for the console
         self._batch_bytes = 0
         self._pending = False
         self._closed = False
@@ -87,7 +88,12 @@ class LogSinks:
     def write(self, function_name: str, text: str) -> None:
         if self._closed:  # lambdagate has stopped: a late invocation's log has nowhere to go
             return
-        self._batch.append((function_name, text))
+        texts = self._batch.get(function_name)
+        if texts is None:
+            texts = self._batch[function_name] = []
+        texts.append(text)
+        if self.console is not None:
+            self._console_batch.append(text)
         self._batch_bytes += len(text)
         if not self._pending:
             self._pending = True
@@ -101,14 +107,14 @@ class LogSinks:
         self._pending = False
         if not self._batch:
             return
-        batch, size = self._batch, self._batch_bytes
-        self._batch, self._batch_bytes = [], 0
+        batch, console, size = self._batch, self._console_batch, self._batch_bytes
+        self._batch, self._console_batch, self._batch_bytes = {}, [], 0
         with self._wake:
             if self._queued_bytes + size > self.max_pending_bytes:
-                for name, text in batch:
-                    self._dropped[name] = self._dropped.get(name, 0) + len(text)
+                for name, texts in batch.items():
+                    self._dropped[name] = self._dropped.get(name, 0) + sum(map(len, texts))
             else:
-                self._queue.append(batch)
+                self._queue.append((batch, console, size))
                 self._queued_bytes += size
             self._wake.notify()
 
@@ -143,27 +149,27 @@ class LogSinks:
                     self._wake.wait()
                 if not self._queue:
                     break
-                batch = self._queue.popleft()
+                batch, console, size = self._queue.popleft()
                 dropped, self._dropped = self._dropped, {}
-            self._write_batch(batch, dropped)
+            self._write_batch(batch, console, dropped)
             with self._wake:
-                self._queued_bytes -= sum(len(text) for _, text in batch)
+                self._queued_bytes -= size
                 self._wake.notify_all()
         for entry in self._files.values():
             entry[0].close()
         self._files.clear()
 
-    def _write_batch(self, batch: list, dropped: dict) -> None:
+    def _write_batch(self, batch: dict, console: list, dropped: dict) -> None:
         for name, size in dropped.items():
             self._append(name, f"[lambdagate: {size} bytes of this function's log were dropped: the log writer "
                                f"was more than {self.max_pending_bytes // (1024 * 1024)} MB behind]\n")
-        for name, text in batch:
-            self._append(name, text)
+        for name, texts in batch.items():
+            self._append(name, "".join(texts))   # one write a function a batch
         for entry in self._files.values():
             entry[0].flush()
-        if self.console is not None:
+        if console:
             try:
-                self.console.write("".join(text for _, text in batch))
+                self.console.write("".join(console))
                 self.console.flush()
             except (ValueError, OSError):  # the console was closed under us (interpreter shutdown)
                 pass
@@ -174,7 +180,7 @@ class LogSinks:
         entry = self._files.get(function_name)
         if entry is None:
             path = os.path.join(self.log_dir, f"{function_name}.log")
-            f = open(path, "a", encoding="utf-8", errors="backslashreplace", buffering=1 << 16)
+            f = open(path, "a", encoding="utf-8", buffering=1 << 16)
             entry = self._files[function_name] = [f, f.tell()]
         data_bytes = len(text.encode("utf-8", "backslashreplace")) if not text.isascii() else len(text)
         if entry[1] and entry[1] + data_bytes > self.max_file_bytes:
@@ -192,6 +198,6 @@ class LogSinks:
                 os.replace(older, f"{base}.{i}")   # replaces, and so drops, the oldest kept
         if self.files_kept == 1:
             os.remove(base)
-        f = open(base, "a", encoding="utf-8", errors="backslashreplace", buffering=1 << 16)
+        f = open(base, "a", encoding="utf-8", buffering=1 << 16)
         entry[:] = [f, 0]
         return entry
