@@ -161,10 +161,10 @@ class LogSinks:
 
     def _write_batch(self, batch: dict, console: list, dropped: dict) -> None:
         for name, size in dropped.items():
-            self._append(name, f"[lambdagate: {size} bytes of this function's log were dropped: the log writer "
-                               f"was more than {self.max_pending_bytes // (1024 * 1024)} MB behind]\n")
+            self._append(name, [f"[lambdagate: {size} bytes of this function's log were dropped: the log writer "
+                                f"was more than {self.max_pending_bytes // (1024 * 1024)} MB behind]\n"])
         for name, texts in batch.items():
-            self._append(name, "".join(texts))   # one write a function a batch
+            self._append(name, texts)
         for entry in self._files.values():
             entry[0].flush()
         if console:
@@ -174,7 +174,8 @@ class LogSinks:
             except (ValueError, OSError):  # the console was closed under us (interpreter shutdown)
                 pass
 
-    def _append(self, function_name: str, text: str) -> None:
+    def _append(self, function_name: str, texts: list) -> None:
+        """Write one function's texts, in as few writes as its file's rotations allow."""
         if not self.log_dir:
             return
         entry = self._files.get(function_name)
@@ -182,11 +183,20 @@ class LogSinks:
             path = os.path.join(self.log_dir, f"{function_name}.log")
             f = open(path, "a", encoding="utf-8", buffering=1 << 16)
             entry = self._files[function_name] = [f, f.tell()]
-        data_bytes = len(text.encode("utf-8", "backslashreplace")) if not text.isascii() else len(text)
-        if entry[1] and entry[1] + data_bytes > self.max_file_bytes:
-            entry = self._rotate(function_name, entry)
-        entry[0].write(text)
-        entry[1] += data_bytes
+        limit = self.max_file_bytes
+        size = entry[1]
+        chunk: list = []
+        for text in texts:
+            n = len(text) if text.isascii() else len(text.encode("utf-8", "backslashreplace"))
+            if size + n > limit and size:
+                entry[0].write("".join(chunk))
+                chunk = []
+                entry = self._rotate(function_name, entry)
+                size = 0
+            chunk.append(text)
+            size += n
+        entry[0].write("".join(chunk))
+        entry[1] = size
 
     def _rotate(self, function_name: str, entry: list) -> list:
         """name.log -> name.log.1 -> ... ; the oldest beyond files_kept goes."""
