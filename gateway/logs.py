@@ -5,8 +5,10 @@ and never waits for a disk or a terminal."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import hashlib
 import os
+import re
 import sys
 import threading
 import time
@@ -44,13 +46,103 @@ def report_line(request_id: str, duration_ns: int, billed_ms: int, memory_mb: in
     return line
 
 
-def invocation_log(request_id: str, function_output: bytes, report: str, prefix: str = "",
-                   version: str = "$LATEST") -> str:
-    """One invocation's whole log, START through REPORT."""
+def invocation_log(request_id: str, function_output, report: str, prefix: str = "",
+                   version: str = "$LATEST"):
+    """One invocation's whole log, START through REPORT: a str, or, when the output is a
+    SpilledLog, the list [text before it, it, text after it] for LogSinks.write."""
+    if function_output.__class__ is SpilledLog:
+        output_end = function_output.after[-1:] if function_output.after else function_output.tail[-1:]
+        if output_end and output_end != b"\n":
+            function_output.after += b"\n"
+        return [f"{prefix}START RequestId: {request_id} Version: {version}\n", function_output,
+                f"END RequestId: {request_id}\n{report}"]
     text = function_output.decode("utf-8", "backslashreplace") if function_output else ""
     if text and not text.endswith("\n"):
         text += "\n"
     return f"{prefix}START RequestId: {request_id} Version: {version}\n{text}END RequestId: {request_id}\n{report}"
+
+
+def with_more_output(output, more: bytes):
+    """Function output (bytes or a SpilledLog) followed by `more` (a line the platform adds)."""
+    if output.__class__ is SpilledLog:
+        output.after += more
+        return output
+    return output + more
+
+
+def log_text(log) -> str:
+    """What an invocation's log (invocation_log's result) says, a spilled output by its tail."""
+    if log.__class__ is str:
+        return log
+    before, spill, after = log
+    return (before + "[... the first " + str(spill.size - len(spill.tail)) + " bytes of output are in the log file]\n"
+            + (spill.tail + spill.after).decode("utf-8", "backslashreplace") + after)
+
+
+MAX_EVENT_BYTES = 256 * 1024      # CloudWatch truncates a longer log event (a line of output)
+_SPILL_CHUNK_BYTES = 1 << 20
+_LONG_LINE = re.compile(rb"[^\n]{%d}" % MAX_EVENT_BYTES)
+
+
+class SpilledLog:
+    """Function output too large to read on the event loop: the writer thread copies it from `fd`
+    (a duplicate of the worker's log file, which the writer closes), `size` bytes, followed by
+    `after`; then it empties the file and calls `then` on the loop (the worker's return to its
+    pool waits for that). `tail` is its last bytes, for LogType=Tail."""
+    __slots__ = ("fd", "size", "tail", "after", "then", "loop")
+
+    def __init__(self, fd: int, size: int, tail: bytes):
+        self.fd, self.size, self.tail = fd, size, tail
+        self.after = b""
+        self.then = None
+        self.loop = None
+
+    def pieces(self):
+        """The output as text, each line cut at MAX_EVENT_BYTES, read a megabyte at a time."""
+        decoder = codecs.getincrementaldecoder("utf-8")("backslashreplace")
+        offset, line_bytes = 0, 0
+        while offset < self.size:
+            chunk = os.pread(self.fd, min(_SPILL_CHUNK_BYTES, self.size - offset), offset)
+            if not chunk:
+                break
+            offset += len(chunk)
+            first_nl = chunk.find(b"\n")
+            head_len = len(chunk) if first_nl < 0 else first_nl
+            if line_bytes + head_len < MAX_EVENT_BYTES and not _LONG_LINE.search(chunk):
+                last_nl = chunk.rfind(b"\n")
+                line_bytes = line_bytes + len(chunk) if last_nl < 0 else len(chunk) - last_nl - 1
+                yield decoder.decode(chunk)
+                continue
+            out = bytearray()
+            start = 0
+            while start < len(chunk):
+                nl = chunk.find(b"\n", start)
+                end = len(chunk) if nl < 0 else nl + 1
+                room = MAX_EVENT_BYTES - line_bytes
+                if end - start <= room:
+                    out += chunk[start:end]
+                else:
+                    if room > 0:
+                        out += chunk[start:start + room]
+                    if nl >= 0:
+                        out += b"\n"
+                line_bytes = 0 if nl >= 0 else line_bytes + (end - start)
+                start = end
+            yield decoder.decode(bytes(out))
+        yield decoder.decode(self.after, final=True)
+
+    def finish(self) -> None:
+        """The copy is done (or dropped): empty the worker's log, close ours, let the worker go."""
+        try:
+            os.ftruncate(self.fd, 0)
+        except OSError:
+            pass
+        os.close(self.fd)
+        if self.then is not None and self.loop is not None:
+            try:
+                self.loop.call_soon_threadsafe(self.then)
+            except RuntimeError:  # the loop has closed: lambdagate stopped, the worker with it
+                pass
 
 
 class LogSinks:
@@ -85,7 +177,20 @@ class LogSinks:
         self._thread = threading.Thread(target=self._run, name="lambdagate-logs", daemon=True)
         self._thread.start()
 
-    def write(self, function_name: str, text: str) -> None:
+    def write(self, function_name: str, text) -> None:
+        """Log `text`: a str, or invocation_log's list with a SpilledLog in it."""
+        if text.__class__ is not str:
+            before, spill, after = text
+            if self._closed:
+                spill.finish()
+                return
+            spill.loop = asyncio.get_running_loop()
+            self.write(function_name, before)
+            self._batch[function_name].append(spill)
+            if self.console is not None:
+                self._console_batch.append(spill)
+            self.write(function_name, after)
+            return
         if self._closed:  # lambdagate has stopped: a late invocation's log has nowhere to go
             return
         texts = self._batch.get(function_name)
@@ -112,7 +217,14 @@ class LogSinks:
         with self._wake:
             if self._queued_bytes + size > self.max_pending_bytes:
                 for name, texts in batch.items():
-                    self._dropped[name] = self._dropped.get(name, 0) + sum(map(len, texts))
+                    dropped = 0
+                    for text in texts:
+                        if text.__class__ is SpilledLog:
+                            dropped += text.size
+                            text.finish()
+                        else:
+                            dropped += len(text)
+                    self._dropped[name] = self._dropped.get(name, 0) + dropped
             else:
                 self._queue.append((batch, console, size))
                 self._queued_bytes += size
@@ -163,16 +275,25 @@ class LogSinks:
         for name, size in dropped.items():
             self._append(name, [f"[lambdagate: {size} bytes of this function's log were dropped: the log writer "
                                 f"was more than {self.max_pending_bytes // (1024 * 1024)} MB behind]\n"])
+        spills = []
         for name, texts in batch.items():
             self._append(name, texts)
+            spills += [t for t in texts if t.__class__ is SpilledLog]
         for entry in self._files.values():
             entry[0].flush()
         if console:
             try:
-                self.console.write("".join(console))
+                for part in _runs(console):
+                    if part.__class__ is SpilledLog:
+                        for piece in part.pieces():
+                            self.console.write(piece)
+                    else:
+                        self.console.write(part)
                 self.console.flush()
             except (ValueError, OSError):  # the console was closed under us (interpreter shutdown)
                 pass
+        for spill in spills:
+            spill.finish()
 
     def _append(self, function_name: str, texts: list) -> None:
         """Write one function's texts, in as few writes as its file's rotations allow."""
@@ -186,7 +307,7 @@ class LogSinks:
         limit = self.max_file_bytes
         size = entry[1]
         chunk: list = []
-        for text in texts:
+        for text in _expand(texts):
             n = len(text) if text.isascii() else len(text.encode("utf-8", "backslashreplace"))
             if size + n > limit and size:
                 entry[0].write("".join(chunk))
@@ -211,3 +332,27 @@ class LogSinks:
         f = open(base, "a", encoding="utf-8", buffering=1 << 16)
         entry[:] = [f, 0]
         return entry
+
+
+def _expand(texts: list):
+    """The texts, a SpilledLog's output streamed in their place."""
+    for text in texts:
+        if text.__class__ is SpilledLog:
+            yield from text.pieces()
+        else:
+            yield text
+
+
+def _runs(parts: list):
+    """Consecutive str parts joined, SpilledLogs between them as they are."""
+    run: list = []
+    for part in parts:
+        if part.__class__ is SpilledLog:
+            if run:
+                yield "".join(run)
+                run = []
+            yield part
+        else:
+            run.append(part)
+    if run:
+        yield "".join(run)

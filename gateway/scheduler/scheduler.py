@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import time
+from functools import partial
 from typing import Iterable, Optional, TextIO
 
 import _core
@@ -19,7 +20,8 @@ from gateway import wire
 from gateway.config import Config
 from gateway.scheduler.outcomes import response_too_large_payload
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
-from gateway.logs import LogSinks, init_report_line, init_start_line, invocation_log, report_line
+from gateway.logs import (LogSinks, SpilledLog, init_report_line, init_start_line, invocation_log, log_text,
+                          report_line, with_more_output)
 from gateway.scheduler import outcomes
 from gateway.scheduler.launcher import INIT_TIMEOUT, Launcher, python_runtime
 from gateway.scheduler.workers import BUSY, DEAD, IDLE, BaseWorker, WorkerLost, WorkerTimedOut, peak_rss_kb
@@ -321,7 +323,10 @@ class Scheduler:
         if error_type == "Function.ResponseSizeTooLarge" or (error_type is None and len(out) > RESPONSE_LIMIT_BYTES):
             error_type, out = "Function.ResponseSizeTooLarge", response_too_large_payload()
         output = worker.take_log() if result_header.log_bytes else b""
-        self._release(state.fn, worker)
+        if output.__class__ is SpilledLog:   # the worker goes back to its pool once its log is copied
+            output.then = partial(self._release, state.fn, worker)
+        else:
+            self._release(state.fn, worker)
         return self._conclude(state, out, error_type, result_header.duration_ns, _mb(max_rss_kb), output)
 
     def _conclude(self, state: _InvocationState, payload: bytes, error_type: Optional[str], duration_ns: int,
@@ -337,7 +342,7 @@ class Scheduler:
         text = invocation_log(request_id, output, report, state.prefix)
         self._sinks.write(spec.function_name, text)
         return InvokeResult(request_id, payload, error_type, outcome or "success", duration_ns, billed, init_ns,
-                            spec.memory_mb, max_used_mb, text.encode() if state.want_log else b"")
+                            spec.memory_mb, max_used_mb, log_text(text).encode() if state.want_log else b"")
 
     def _release(self, fn: _Function, worker: BaseWorker) -> None:
         if worker.generation == fn.generation and worker.state != DEAD and not self.closing:
@@ -362,7 +367,7 @@ class Scheduler:
         if worker is None:  # nothing could be started (a runtime that is not installed)
             init_log, max_used_mb = f"{orjson.loads(error_payload)['errorMessage']}\n", 0
         else:
-            init_log = worker.take_log().decode("utf-8", "backslashreplace")
+            init_log = worker.take_log(spill=False).decode("utf-8", "backslashreplace")
             if init_log and not init_log.endswith("\n"):
                 init_log += "\n"
             self._drop(worker)
@@ -374,7 +379,7 @@ class Scheduler:
         worker, request_id, spec = state.worker, state.request_id, state.fn.spec
         duration_ns = time.monotonic_ns() - state.start_ns
         self._pools.discard_busy(state.fn.index)
-        output = worker.take_log() + outcomes.timeout_log_line(request_id, spec.timeout_s).encode()
+        output = with_more_output(worker.take_log(), outcomes.timeout_log_line(request_id, spec.timeout_s).encode())
         self._drop(worker)
         return self._conclude(state, outcomes.timeout_payload(request_id, spec.timeout_s), "Sandbox.Timedout",
                               duration_ns, _mb(worker.max_rss_kb), output, timed_out=True)
@@ -392,7 +397,7 @@ class Scheduler:
             error_type, max_used_mb = "Runtime.ExitError", _mb(worker.max_rss_kb)
         message = outcomes.runtime_exit_message(state.request_id, -1 if worker.oom_rss_kb else wait_status)
         return self._conclude(state, outcomes.crash_payload(error_type, message), error_type, duration_ns,
-                              max_used_mb, output + f"{message}\n{error_type}\n".encode())
+                              max_used_mb, with_more_output(output, f"{message}\n{error_type}\n".encode()))
 
     # ------------------------------------------------------------------ deadlines
 

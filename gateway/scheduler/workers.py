@@ -9,9 +9,14 @@ from typing import Callable, Optional
 
 from _core import FrameScanner
 from gateway import wire
+from gateway.logs import SpilledLog
 
 STARTING, IDLE, BUSY, DEAD = range(4)
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+INLINE_LOG_BYTES = 64 * 1024      # more output than this goes to the log writer's thread unread
+TAIL_BYTES = 4096                 # what LogType=Tail returns of it
 
 
 class WorkerLost(Exception):
@@ -87,15 +92,24 @@ class BaseWorker:
         if pending is not None and not pending.done():
             pending.set_exception(exc)
 
-    def take_log(self) -> bytes:
-        """What the process wrote to stdout/stderr since the last call (the file is emptied)."""
+    def take_log(self, spill: bool = True):
+        """What the process wrote to stdout/stderr since the last call: bytes, read here and the
+        file emptied; or, past INLINE_LOG_BYTES, a SpilledLog for the log writer's thread to copy
+        and then empty (never a copy of megabytes on the event loop). With `spill` False, at most
+        the last INLINE_LOG_BYTES * 16 bytes are read."""
         fd = self.log_fd
         if fd < 0:
             return b""
         size = os.fstat(fd).st_size
         if not size:
             return b""
-        data = os.pread(fd, size, 0)
+        if size > INLINE_LOG_BYTES:
+            if spill:
+                return SpilledLog(os.dup(fd), size, os.pread(fd, TAIL_BYTES, size - TAIL_BYTES))
+            keep = INLINE_LOG_BYTES * 16
+            data = os.pread(fd, min(size, keep), max(0, size - keep))
+        else:
+            data = os.pread(fd, size, 0)
         os.ftruncate(fd, 0)
         return data
 
