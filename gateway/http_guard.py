@@ -8,14 +8,10 @@ a connection is anything with `transport`, `client` and `eviction_rank()`.
 """
 from __future__ import annotations
 
-import logging
 import resource
-import time
 from typing import Iterable, Optional
 
-log = logging.getLogger("lambdagate")
-
-LOG_INTERVAL_S = 1.0    # at most one refusal line per port and reason in this time; the rest are counted
+from gateway.logs import RefusalLog
 
 
 def raise_open_files_limit() -> int:
@@ -39,30 +35,6 @@ def connection_cap(wanted: int, ports: int, open_files_limit: Optional[int] = No
         open_files_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     spare = max(128, open_files_limit // 4)
     return max(16, min(wanted, (open_files_limit - spare) // max(1, ports)))
-
-
-class RefusalLog:
-    """Warnings about refused clients, at most one a second per kind; the lines left out are
-    counted in the next one, so that an attack cannot flood the log."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self._logged_s: dict = {}       # kind -> monotonic time of its last line
-        self._suppressed: dict = {}     # kind -> refusals since that line
-        self.refusals = 0               # every refusal, for tests and the exit summary
-
-    def refused(self, client, reason: str, key: Optional[str] = None) -> None:
-        self.refusals += 1
-        key = key or reason
-        now = time.monotonic()
-        last = self._logged_s.get(key)
-        if last is not None and now - last < LOG_INTERVAL_S:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return
-        self._logged_s[key] = now
-        more = self._suppressed.pop(key, 0)
-        who = "%s:%d" % tuple(client[:2]) if client else "a client"
-        log.warning("%s: %s: %s%s", self.name, who, reason, f" (and {more} more like it)" if more else "")
 
 
 class ConnectionGuard(RefusalLog):

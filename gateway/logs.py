@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import hashlib
+import logging
 import os
 import re
 import sys
@@ -16,6 +17,8 @@ from collections import deque
 from typing import Optional, TextIO
 
 from _core import format_ms
+
+log = logging.getLogger("lambdagate")
 
 
 def init_start_line(runtime: str) -> str:
@@ -143,6 +146,33 @@ class SpilledLog:
                 self.loop.call_soon_threadsafe(self.then)
             except RuntimeError:  # the loop has closed: lambdagate stopped, the worker with it
                 pass
+
+
+LOG_INTERVAL_S = 1.0    # at most one refusal line per kind in this time; the rest are counted
+
+
+class RefusalLog:
+    """Warnings about refused clients, at most one a second per kind; the lines left out are
+    counted in the next one, so that an attack cannot flood the log."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._logged_s: dict = {}       # kind -> monotonic time of its last line
+        self._suppressed: dict = {}     # kind -> refusals since that line
+        self.refusals = 0               # every refusal, for tests and the exit summary
+
+    def refused(self, client, reason: str, key: Optional[str] = None) -> None:
+        self.refusals += 1
+        key = key or reason
+        now = time.monotonic()
+        last = self._logged_s.get(key)
+        if last is not None and now - last < LOG_INTERVAL_S:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        self._logged_s[key] = now
+        more = self._suppressed.pop(key, 0)
+        who = "%s:%d" % tuple(client[:2]) if client else "a client"
+        log.warning("%s: %s: %s%s", self.name, who, reason, f" (and {more} more like it)" if more else "")
 
 
 class LogSinks:

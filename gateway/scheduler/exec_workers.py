@@ -20,10 +20,10 @@ class ExecWorker(BaseWorker):
     """One execution environment of a Runtime API runtime."""
 
     def __init__(self, slot: int, fn_index: int, generation: int, log_fd: int, loop: asyncio.AbstractEventLoop,
-                 memory_limit_kb: int = 0):
+                 memory_limit_kb: int = 0, name: str = "a worker"):
         super().__init__(slot, fn_index, generation, log_fd, loop)
         self.memory_limit_kb = memory_limit_kb
-        self.endpoint = RuntimeEndpoint(self._on_ready)
+        self.endpoint = RuntimeEndpoint(self._on_ready, owner=lambda: self.pid, name=name)
         self._memory_timer: Optional[asyncio.TimerHandle] = None
         self._shutdown_timer: Optional[asyncio.TimerHandle] = None
 

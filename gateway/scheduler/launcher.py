@@ -118,7 +118,7 @@ class Launcher:
             worker = PythonWorker(slot, fn_index, generation, log_fd, self._loop)
         else:
             worker = ExecWorker(slot, fn_index, generation, log_fd, self._loop,
-                                spec.memory_mb * 1024 if self.enforce_memory else 0)
+                                spec.memory_mb * 1024 if self.enforce_memory else 0, spec.function_name)
         register(worker)
         start_ns = time.monotonic_ns()
         try:

@@ -16,9 +16,12 @@ import httptools
 import orjson
 
 from gateway import wire
+from gateway.logs import RefusalLog
+from gateway.scheduler import peers
 from gateway.scheduler.outcomes import response_too_large_payload
 from gateway.types import RESPONSE_LIMIT_BYTES
 
+_refusals = RefusalLog("Runtime API")
 PREFIX = "/2018-06-01"
 _NEXT = PREFIX + "/runtime/invocation/next"
 _INVOCATION = PREFIX + "/runtime/invocation/"
@@ -82,8 +85,14 @@ class RuntimeEndpoint:
     (error_type or None, body bytes, duration_ns).
     """
 
-    def __init__(self, on_ready: Callable[[Optional[tuple]], None]):
+    def __init__(self, on_ready: Callable[[Optional[tuple]], None], owner: Optional[Callable[[], int]] = None,
+                 name: str = "a worker"):
+        """`owner()` is the worker's pid (0 while not yet known): when given, only that process and
+        those it started may use the endpoint; others get 403 and a log line. `name` says whose
+        endpoint it is in that line."""
         self.on_ready = on_ready
+        self.owner = owner
+        self.name = name
         self.initialised = False
         self.current: Optional[RuntimeApiInvocation] = None   # delivered, or waiting to be
         self.waiting: Optional["_RuntimeApiProtocol"] = None  # a parked GET /next
@@ -124,6 +133,11 @@ class RuntimeEndpoint:
     # ------------------------------------------------------------------ requests
 
     def handle(self, proto: "_RuntimeApiProtocol", method: bytes, path: str, headers: dict, body: bytes) -> None:
+        if not proto.trusted and not self._trust(proto):
+            proto.write(_response(403, _error_body("Forbidden", "this Runtime API belongs to another "
+                                                                "execution environment")))
+            proto.transport.close()
+            return
         if path == _NEXT:
             if method != b"GET":
                 return proto.write(_response(405, _error_body("MethodNotAllowed", "Method Not Allowed")))
@@ -139,10 +153,33 @@ class RuntimeEndpoint:
             return proto.write(_response(200, b"pong", content_type=b"text/plain"))
         proto.write(_response(404, _error_body("NotFound", f"no route for {method.decode()} {path}")))
 
+    def _trust(self, proto: "_RuntimeApiProtocol") -> bool:
+        """Whether the connection comes from the worker's own process tree (checked once)."""
+        if self.owner is None:
+            proto.trusted = True
+            return True
+        owner_pid = self.owner()
+        inode = peers.socket_inode(proto.client, proto.server)
+        if owner_pid > 0 and inode is not None and peers.holder_of(inode, peers.process_tree(owner_pid)) is not None:
+            proto.trusted = True
+            return True
+        thief = peers.holder_of(inode, peers.all_pids()) if inode is not None else None
+        _refusals.refused(proto.client, f"Runtime API of {self.name} (pid {owner_pid}): a request from "
+                                        f"{peers.describe(thief)}, which is not of that execution environment: "
+                                        "answered 403", key="runtime api peer")
+        return False
+
     def _next(self, proto) -> None:
         if not self.initialised:
             self.initialised = True
             self.on_ready(None)
+        if self.waiting is not None and self.waiting is not proto and self.waiting.transport is not None \
+                and not self.waiting.transport.is_closing():
+            # a second runtime asking at once: refused, never silently taking the first one's place
+            proto.write(_response(403, _error_body(
+                "InvalidStateTransition", "State transition from Next to Next failed for runtime. Error: "
+                                          "another request is already waiting for the next invocation")))
+            return
         current = self.current
         if current is not None and current.delivered_ns and not current.answered:
             proto.write(_response(403, _error_body(
@@ -204,6 +241,8 @@ class _RuntimeApiProtocol(asyncio.Protocol):
     def __init__(self, endpoint: RuntimeEndpoint):
         self.endpoint = endpoint
         self.transport = None
+        self.client = self.server = None
+        self.trusted = False
         self.parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: dict = {}
@@ -211,6 +250,8 @@ class _RuntimeApiProtocol(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.client = transport.get_extra_info("peername")
+        self.server = transport.get_extra_info("sockname")
         self.endpoint.protocols.add(self)
 
     def connection_lost(self, exc) -> None:
