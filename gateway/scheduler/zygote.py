@@ -12,6 +12,17 @@ from typing import Callable, Optional
 from gateway import wire
 
 
+# What the zygote is started with. Every worker forked from it keeps this block as its initial
+# environment (/proc/<pid>/environ), whatever it sets in os.environ afterwards: so only names
+# that AWS gives every function too, and that the interpreter needs to start, come from lambdagate's
+# own environment; no secret of the shell lambdagate runs in reaches a function.
+ZYGOTE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME")
+
+
+def zygote_environment(host_env) -> dict:
+    return {name: host_env[name] for name in ZYGOTE_ENVIRONMENT if name in host_env}
+
+
 class ZygoteError(RuntimeError):
     pass
 
@@ -42,7 +53,7 @@ class ZygoteProcess:
         self.process = subprocess.Popen(
             [self.python, "-m", "gateway.runtime.zygote", str(theirs.fileno()), str(os.getpid())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=zygote_environment(os.environ),
         )
         theirs.close()
         ours.setblocking(False)
