@@ -13,6 +13,7 @@ import array
 import ctypes
 import gc
 import os
+import resource
 import select
 import signal
 import socket
@@ -50,6 +51,24 @@ def _kill_group(pgid: int) -> None:
 
 def _die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+# Lambda's per-environment quotas: open files, and processes/threads (counted per user, as the
+# kernel does)
+_OPEN_FILES = 1024
+_PROCESSES = 1024
+
+
+def _aws_limits() -> None:
+    """Each environment starts with AWS's limits, not the gateway's raised ones."""
+    for limit, value in ((resource.RLIMIT_NOFILE, _OPEN_FILES), (resource.RLIMIT_NPROC, _PROCESSES)):
+        soft, hard = resource.getrlimit(limit)
+        if hard == resource.RLIM_INFINITY or hard > value:
+            hard = value
+        try:
+            resource.setrlimit(limit, (min(value, hard), hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _batch_scheduling() -> None:
@@ -147,6 +166,7 @@ class Zygote:
         os.close(self.wake_w)
         os.setpgid(0, 0)
         _die_with_parent()  # kept across exec
+        _aws_limits()
 
     def _become_executable(self, spec: dict, log_fd: int) -> None:
         try:
