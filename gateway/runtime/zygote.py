@@ -53,22 +53,21 @@ def _die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-# Lambda's per-environment quotas: open files, and processes/threads (counted per user, as the
-# kernel does)
+# Lambda's per-environment quota of open files. (Its 1024 processes/threads are not RLIMIT_NPROC:
+# the kernel counts that per user across the machine, threads included, so on a busy desktop a
+# worker could not start a thread at all; that quota belongs to a pids cgroup per environment.)
 _OPEN_FILES = 1024
-_PROCESSES = 1024
 
 
 def _aws_limits() -> None:
-    """Each environment starts with AWS's limits, not the gateway's raised ones."""
-    for limit, value in ((resource.RLIMIT_NOFILE, _OPEN_FILES), (resource.RLIMIT_NPROC, _PROCESSES)):
-        soft, hard = resource.getrlimit(limit)
-        if hard == resource.RLIM_INFINITY or hard > value:
-            hard = value
-        try:
-            resource.setrlimit(limit, (min(value, hard), hard))
-        except (ValueError, OSError):
-            pass
+    """Each environment starts with AWS's open-files limit, not the gateway's raised one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > _OPEN_FILES:
+        hard = _OPEN_FILES
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(_OPEN_FILES, hard), hard))
+    except (ValueError, OSError):
+        pass
 
 
 def _batch_scheduling() -> None:
