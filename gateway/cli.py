@@ -22,6 +22,13 @@ log = logging.getLogger("lambdagate")
 _DEFAULTS = Config()
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _add_template_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--template", "--template-file", default=_DEFAULTS.template, metavar="PATH",
                    help=f"SAM template to read (default: {_DEFAULTS.template})")
@@ -84,7 +91,7 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
                    help="do not watch code directories for changes (for benchmarks)")
     p.add_argument("--keep-alive", type=float, default=_DEFAULTS.keepalive_s, metavar="SECONDS",
                    help=f"idle workers are stopped after this long (default: {_DEFAULTS.keepalive_s:g})")
-    p.add_argument("--concurrency", type=int, default=_DEFAULTS.account_concurrency, metavar="N",
+    p.add_argument("--concurrency", type=_positive_int, default=_DEFAULTS.account_concurrency, metavar="N",
                    help=f"account concurrency limit across all functions (default: {_DEFAULTS.account_concurrency}, "
                         "as on AWS)")
     p.add_argument("--access-log", action="store_true", help="print one line per HTTP request")
@@ -94,9 +101,9 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--credentials-file", metavar="PATH",
                    help="with --auth sigv4: an AWS shared-credentials file whose keys may call "
                         "(default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY)")
-    p.add_argument("--log-file-max-mb", type=int, default=_DEFAULTS.log_file_max_mb, metavar="MB",
+    p.add_argument("--log-file-max-mb", type=_positive_int, default=_DEFAULTS.log_file_max_mb, metavar="MB",
                    help=f"a function's log file rotates at this size (default: {_DEFAULTS.log_file_max_mb})")
-    p.add_argument("--log-files", type=int, default=_DEFAULTS.log_files_kept, metavar="N",
+    p.add_argument("--log-files", type=_positive_int, default=_DEFAULTS.log_files_kept, metavar="N",
                    help=f"log files kept per function, the current one included (default: {_DEFAULTS.log_files_kept})")
     p.add_argument("--discard-corrupt-store", action="store_true",
                    help="when the event store is corrupt (it is moved aside in any case), start with an empty one "

@@ -171,14 +171,18 @@ class OneWriteProtocol(HttpToolsProtocol):
     _heads = 0                  # request heads begun on this connection
 
     def data_received(self, data: bytes) -> None:
-        self._idle_deadline_s = None
+        # the connection stays idle (and evictable) until a request begins: bytes that are not one,
+        # such as bare CRLFs, do not make it busy
         heads_before = self._heads
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, _Answered):
                 return
-            raise
+            self.guard.refused(self.client, f"invalid HTTP request ({exc.__context__ or exc}): answered 400",
+                               key="invalid")
+            self.send_400_response("Invalid HTTP request received.")
+            return
         except httptools.HttpParserUpgrade:
             return  # the request went to the app as an ordinary one; what follows is not HTTP
         except httptools.HttpParserError as exc:
@@ -194,6 +198,7 @@ class OneWriteProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._idle_deadline_s = None
         self._heads += 1
         self._head_bytes = _REQUEST_LINE_EXTRA_BYTES
         self._head_chunk_bytes = 0
@@ -260,6 +265,8 @@ class OneWriteProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
             return
+        if self._head_deadline_s is not None:
+            return  # a pipelined head is being read: its own deadline applies
         self._idle_deadline_s = deadline_s = self.loop.time() + self.timeout_keep_alive
         if self._idle_timer is None:
             self._arm(deadline_s)

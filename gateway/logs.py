@@ -9,7 +9,6 @@ import codecs
 import hashlib
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -84,7 +83,6 @@ def log_text(log) -> str:
 
 MAX_EVENT_BYTES = 256 * 1024      # CloudWatch truncates a longer log event (a line of output)
 _SPILL_CHUNK_BYTES = 1 << 20
-_LONG_LINE = re.compile(rb"[^\n]{%d}" % MAX_EVENT_BYTES)
 
 
 class SpilledLog:
@@ -111,7 +109,7 @@ class SpilledLog:
             offset += len(chunk)
             first_nl = chunk.find(b"\n")
             head_len = len(chunk) if first_nl < 0 else first_nl
-            if line_bytes + head_len < MAX_EVENT_BYTES and not _LONG_LINE.search(chunk):
+            if line_bytes + head_len < MAX_EVENT_BYTES and max(map(len, chunk.split(b"\n"))) < MAX_EVENT_BYTES:
                 last_nl = chunk.rfind(b"\n")
                 line_bytes = line_bytes + len(chunk) if last_nl < 0 else len(chunk) - last_nl - 1
                 yield decoder.decode(chunk)
@@ -141,6 +139,7 @@ class SpilledLog:
         except OSError:
             pass
         os.close(self.fd)
+        self.fd = -1
         if self.then is not None and self.loop is not None:
             try:
                 self.loop.call_soon_threadsafe(self.then)
@@ -160,6 +159,11 @@ class RefusalLog:
         self._logged_s: dict = {}       # kind -> monotonic time of its last line
         self._suppressed: dict = {}     # kind -> refusals since that line
         self.refusals = 0               # every refusal, for tests and the exit summary
+
+    def will_log(self, key: str) -> bool:
+        """Whether a refusal of this kind now would be written (not counted into a later line)."""
+        last = self._logged_s.get(key)
+        return last is None or time.monotonic() - last >= LOG_INTERVAL_S
 
     def refused(self, client, reason: str, key: Optional[str] = None) -> None:
         self.refusals += 1
@@ -202,6 +206,7 @@ class LogSinks:
         self._wake = threading.Condition()
         self._files: dict = {}          # function name -> [open file, its size]; the writer thread's
         self._stopping = False
+        self._failed = False            # a write failed: said once
         if log_dir:
             os.makedirs(log_dir, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="lambdagate-logs", daemon=True)
@@ -293,7 +298,16 @@ class LogSinks:
                     break
                 batch, console, size = self._queue.popleft()
                 dropped, self._dropped = self._dropped, {}
-            self._write_batch(batch, console, dropped)
+            try:
+                self._write_batch(batch, console, dropped)
+            except Exception as exc:  # noqa: BLE001 - a full disk must not end the writer for good
+                if not self._failed:
+                    log.error("cannot write function logs to %s: %s", self.log_dir, exc)
+                self._failed = True
+                for texts in batch.values():
+                    for text in texts:
+                        if text.__class__ is SpilledLog and text.fd >= 0:
+                            text.finish()
             with self._wake:
                 self._queued_bytes -= size
                 self._wake.notify_all()
@@ -323,7 +337,8 @@ class LogSinks:
             except (ValueError, OSError):  # the console was closed under us (interpreter shutdown)
                 pass
         for spill in spills:
-            spill.finish()
+            if spill.fd >= 0:
+                spill.finish()
 
     def _append(self, function_name: str, texts: list) -> None:
         """Write one function's texts, in as few writes as its file's rotations allow."""

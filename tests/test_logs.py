@@ -101,3 +101,18 @@ def test_close_writes_everything_and_later_writes_go_nowhere(tmp_path):
     assert (tmp_path / "b.log").read_text() == "two\n"
     assert not any(t.name == "lambdagate-logs" and t.is_alive() for t in threading.enumerate()
                    if t is sinks._thread)
+
+
+def test_a_failing_disk_does_not_end_the_writer(tmp_path):
+    sinks = LogSinks(str(tmp_path / "logs"), console=None)
+    sinks.write("fn", "before\n")
+    assert sinks.drain(5)
+    sinks._files["fn"][0].close()              # the next write to that file fails
+    sinks.write("fn", "lost\n")
+    assert sinks.drain(5)
+    sinks._files.pop("fn")
+    sinks.write("fn", "after\n")
+    assert sinks.drain(5)
+    sinks.close()
+    assert sinks._thread is not None and not sinks._thread.is_alive()
+    assert (tmp_path / "logs" / "fn.log").read_text() == "before\nafter\n"

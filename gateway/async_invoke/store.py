@@ -167,6 +167,7 @@ class EventStore:
         # the log is looked at before SQLite opens the database: SQLite would overwrite a bad one
         problem = wal_problem(self.path + "-wal")
         if problem is None:
+            db = None
             try:
                 db = self._open_sqlite()
                 if existed:
@@ -175,7 +176,12 @@ class EventStore:
                     db.execute(_SCHEMA)
                     return db
                 db.close()
+                db = None
             except sqlite3.DatabaseError as exc:
+                if db is not None:
+                    db.close()
+                if not _is_corruption(exc):
+                    raise   # locked, read-only, out of space...: not the files' fault, nothing is moved
                 problem = f"SQLite cannot read it: {exc}"
         moved_to = move_aside(self.path)
         message = f"the event store {self.path} is corrupt ({problem}); its files were moved to {moved_to}"
@@ -311,6 +317,14 @@ class EventStore:
         if self.durability == "full":
             for fd in touched:
                 os.fsync(fd)
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    name = getattr(exc, "sqlite_errorname", None)      # Python 3.11+
+    if name is not None:
+        return name in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
 
 
 def _set_result(future, value) -> None:

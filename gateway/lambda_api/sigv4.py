@@ -16,7 +16,7 @@ import posixpath
 import time
 from calendar import timegm
 from typing import Mapping, Optional
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from gateway.errors import LambdagateError
 
@@ -79,9 +79,15 @@ def _canonical_path(raw_path: bytes) -> str:
 
 
 def _canonical_query(query_string: bytes) -> str:
-    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-    encoded = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs)
-    return "&".join(f"{k}={v}" for k, v in encoded)
+    # botocore signs a URL's query as sent: split on "&", each pair's key and value as they are
+    # (already percent-encoded), sorted; nothing decoded ("+" stays "+")
+    if not query_string:
+        return ""
+    pairs = []
+    for pair in query_string.decode("latin-1").split("&"):
+        key, _, value = pair.partition("=")
+        pairs.append((key, value))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
 class SigV4Verifier:
@@ -99,7 +105,7 @@ class SigV4Verifier:
         values: dict = {}
         for name, value in headers:
             name = name.decode("latin-1")
-            text = " ".join(value.decode("latin-1").split())
+            text = " ".join(value.decode("latin-1").split())   # as botocore folds the str it signs
             values[name] = f"{values[name]},{text}" if name in values else text
         auth = values.get("authorization")
         if not auth:
@@ -128,7 +134,11 @@ class SigV4Verifier:
         signed = fields["SignedHeaders"].split(";")
         if "host" not in signed or any(name not in values for name in signed):
             raise AuthFailure("InvalidSignatureException", BAD_SIGNATURE)
-        payload_hash = values.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+        # the body's own hash, always: a client's x-amz-content-sha256 may only repeat it
+        payload_hash = hashlib.sha256(body).hexdigest()
+        claimed = values.get("x-amz-content-sha256")
+        if claimed is not None and claimed != payload_hash and "x-amz-content-sha256" in signed:
+            raise AuthFailure("InvalidSignatureException", BAD_SIGNATURE)
         canonical = "\n".join((method.upper(), _canonical_path(raw_path), _canonical_query(query_string),
                                "".join(f"{name}:{values[name]}\n" for name in signed), ";".join(signed),
                                payload_hash))

@@ -159,11 +159,17 @@ class RuntimeEndpoint:
             proto.trusted = True
             return True
         owner_pid = self.owner()
+        if owner_pid <= 0:
+            # the fork's answer has not reached the gateway yet: nobody outside the new process can
+            # know this port so soon, so let the request through and check the next one
+            return True
         inode = peers.socket_inode(proto.client, proto.server)
-        if owner_pid > 0 and inode is not None and peers.holder_of(inode, peers.process_tree(owner_pid)) is not None:
+        if inode is not None and peers.holder_of(inode, peers.process_tree(owner_pid)) is not None:
             proto.trusted = True
             return True
-        thief = peers.holder_of(inode, peers.all_pids()) if inode is not None else None
+        # naming the process costs a look at every process: only when the line will be written
+        thief = (peers.holder_of(inode, peers.all_pids())
+                 if inode is not None and _refusals.will_log("runtime api peer") else None)
         _refusals.refused(proto.client, f"Runtime API of {self.name} (pid {owner_pid}): a request from "
                                         f"{peers.describe(thief)}, which is not of that execution environment: "
                                         "answered 403", key="runtime api peer")

@@ -148,3 +148,21 @@ def test_start_lambda_refuses_a_corrupt_store_in_one_line_then_discards_on_reque
         proc.wait(20)
     assert "starting with an empty store (--discard-corrupt-store)" in (tmp_path / "stderr.txt").read_text()
     assert len([n for n in moved_files(state) if not n.endswith(("-wal", "-shm"))]) == 2   # both runs moved one
+
+
+def test_a_locked_store_is_an_error_not_corruption(tmp_path):
+    import sqlite3
+    path = crashed_store(tmp_path)
+    assert len(open_store(path)) == PENDING
+    holder = sqlite3.connect(str(path), timeout=0)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(Exception) as info:
+            open_store(path)
+        assert not isinstance(info.value, CorruptStore)
+        assert path.exists() and moved_files(tmp_path) == []
+    finally:
+        holder.rollback()
+        holder.close()
+    assert len(open_store(path)) == PENDING        # nothing was lost or moved

@@ -29,7 +29,7 @@ def signed(method: str, url: str, body: bytes = b"", headers=None, key=KEY, secr
     SigV4Auth(Credentials(key, secret), "lambda", region).add_auth(request)
     parts = urlsplit(url)
     asgi = [(b"host", parts.netloc.encode())]
-    asgi += [(name.lower().encode(), value.encode() if isinstance(value, str) else value)
+    asgi += [(name.lower().encode(), value.encode("latin-1") if isinstance(value, str) else value)   # as sent
              for name, value in request.headers.items()]
     return method, parts.path.encode(), parts.query.encode(), asgi, body
 
@@ -178,3 +178,18 @@ def test_binding_beyond_loopback_without_auth_warns(tmp_path):
         proc.wait(20)
     text = log_path.read_text()
     assert "accepts any caller" in text and "--auth sigv4" in text
+
+
+def test_a_claimed_body_hash_cannot_stand_in_for_another_body():
+    import hashlib
+    body = b'{"ReservedConcurrentExecutions": 10}'
+    method, path, query, headers, _ = signed("PUT", BASE + "/2017-10-31/functions/echo/concurrency", body,
+                                             {"X-Amz-Content-Sha256": hashlib.sha256(body).hexdigest()})
+    assert VERIFIER.verify(method, path, query, headers, body) == KEY
+    with pytest.raises(AuthFailure):
+        VERIFIER.verify(method, path, query, headers, b'{"ReservedConcurrentExecutions": 0}')
+
+
+def test_a_query_with_plus_and_a_latin1_header_verify_as_botocore_signed_them():
+    request = signed("GET", BASE + "/2015-03-31/functions/?Marker=a+b&MaxItems=5", b"", {"X-Custom": "\u00e0  la\xa0x"})
+    assert VERIFIER.verify(*request) == KEY

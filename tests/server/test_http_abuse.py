@@ -4,7 +4,6 @@ upgrades. After each, the port still serves a healthy client, and the log says w
 from __future__ import annotations
 
 import logging
-import os
 import resource
 import select
 import socket
@@ -331,4 +330,24 @@ def test_a_thousand_silent_sockets_at_1024_files_do_not_starve_the_port(tmp_path
             sock.close()
         _stop(proc)
         resource.setrlimit(resource.RLIMIT_NOFILE, ours)
-    assert os.path.exists(tmp_path / "stderr.txt")
+
+
+def test_bare_line_breaks_do_not_make_a_connection_busy_or_unevictable(guarded):
+    keep_alive_s = 0.3
+    server = guarded(keep_alive_s=keep_alive_s, max_connections=3)
+    started = time.monotonic()
+    lingering = [server.connect() for _ in range(3)]
+    for conn in lingering:
+        conn.send(b"\r\n\r\n")
+    assert healthy_answer(server)                  # a full port still admits a newcomer
+    for conn in lingering:
+        closed_s = conn.expect_closed(3.0)
+        assert keep_alive_s - 0.005 <= closed_s - started < keep_alive_s + 1.5
+
+
+def test_a_request_the_parser_accepts_but_cannot_route_gets_400_not_a_dropped_connection(guarded):
+    server = guarded()
+    conn = server.connect()
+    conn.send(b"GET http://a:99999/ HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert conn.read_response().status == 400
+    assert healthy_answer(server)
