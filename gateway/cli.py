@@ -10,7 +10,7 @@ from typing import Optional
 
 import orjson
 
-from gateway import __version__
+from gateway import __version__, wire
 from gateway.billing import format_summary, summary_row
 from gateway.config import Config
 from gateway.errors import LambdagateError
@@ -41,6 +41,11 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", default=_DEFAULTS.state_dir, metavar="DIR",
                    help=f"where per-function log files and the event store go (default: {_DEFAULTS.state_dir})")
     p.add_argument("--debug", action="store_true", help="log lambdagate's own decisions")
+    p.add_argument("--isolation", choices=wire.ISOLATION_CHOICES, default=_DEFAULTS.isolation,
+                   help="how each execution environment is kept from the others and the host: auto (the default) "
+                        "takes the strongest this machine allows, namespaces (root: own PID and mount namespaces, "
+                        "private /tmp, cgroup quotas) or process (no privilege: not dumpable, own TMPDIR); none "
+                        "runs functions as plain processes")
     p.add_argument("--no-memory-limit", action="store_true",
                    help="do not kill workers that use more memory than their MemorySize")
 
@@ -113,7 +118,8 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     config = Config(template=args.template, env_vars=args.env_vars, parameter_overrides=args.parameter_overrides,
-                    state_dir=args.state_dir, debug=args.debug, enforce_memory=not args.no_memory_limit)
+                    state_dir=args.state_dir, debug=args.debug, enforce_memory=not args.no_memory_limit,
+                    isolation=args.isolation)
     if args.region:
         config.region = args.region
     if args.command in ("start-api", "start-lambda"):

@@ -50,6 +50,7 @@ class Config:
     memory_poll_ms: int = 10                # how often non-Python workers' memory is sampled
     python: str = sys.executable            # the interpreter Python workers and zygotes run on
     console_logs: bool = True               # START/END/REPORT and function output on stderr
+    isolation: str = "auto"                 # auto (the strongest available) | namespaces | process | none
 
     # ---- state: per-function log files and the asynchronous event store
     state_dir: str = ".lambdagate"

@@ -17,6 +17,7 @@ ASYNC_PAYLOAD_LIMIT_BYTES = 1024 * 1024              # Event invocations
 RESPONSE_LIMIT_BYTES = SYNC_PAYLOAD_LIMIT_BYTES + 100  # RIE's MaxPayloadSize: 6291556
 MIN_TIMEOUT_S, MAX_TIMEOUT_S = 1, 900
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
+MIN_EPHEMERAL_STORAGE_MB, MAX_EPHEMERAL_STORAGE_MB = 512, 10240  # EphemeralStorage.Size: Lambda's /tmp
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class FunctionSpec:
     code_dir: str               # absolute path; LAMBDA_TASK_ROOT and cwd of the worker
     timeout_s: float = 3
     memory_mb: int = 128
+    ephemeral_storage_mb: int = 512  # EphemeralStorage.Size: Lambda's /tmp, in MB
     environment: Mapping[str, str] = field(default_factory=dict)
     reserved_concurrency: Optional[int] = None
     log_format: str = "Text"    # LoggingConfig.LogFormat: Text | JSON

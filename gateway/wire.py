@@ -161,10 +161,21 @@ class ForkMessage(NamedTuple):
     spec: dict                      # environment.python_worker_spec or exec_worker_spec
 
 
+# How far each execution environment is isolated (gateway/runtime/sandbox.py says what each means).
+# The gateway asks for one when it starts the zygote; the zygote answers with what this machine allows.
+ISOLATION_AUTO = "auto"             # the strongest available
+ISOLATION_NAMESPACES = "namespaces"
+ISOLATION_PROCESS = "process"
+ISOLATION_NONE = "none"
+ISOLATION_CHOICES = (ISOLATION_AUTO, ISOLATION_NAMESPACES, ISOLATION_PROCESS, ISOLATION_NONE)
+
+
 class ZygoteReadyMessage(NamedTuple):
     """zygote -> gateway: its imports are done; it takes FORK requests."""
     kind: int                       # READY
     pid: int                        # the zygote's
+    isolation: str = ISOLATION_NONE  # the level its forks get (never "auto")
+    isolation_note: str = ""        # why not a stronger one, when "auto" could not have it
 
 
 class ForkedMessage(NamedTuple):
@@ -193,8 +204,8 @@ def fork_message(seq: int, spec: dict) -> bytes:
     return _pack_message([FORK, seq, spec])
 
 
-def zygote_ready_message(pid: int) -> bytes:
-    return _pack_message([READY, pid])
+def zygote_ready_message(pid: int, isolation: str = ISOLATION_NONE, isolation_note: str = "") -> bytes:
+    return _pack_message([READY, pid, isolation, isolation_note])
 
 
 def forked_message(seq: int, pid: int) -> bytes:
@@ -214,7 +225,10 @@ def read_message(data: bytes) -> "ZygoteMessage":
     message = _unpack(data)
     try:
         if message.__class__ is list:
-            return _ZYGOTE_MESSAGES[message[0]](*message)
+            read = _ZYGOTE_MESSAGES[message[0]](*message)
+            # a worker's READY header has the zygote's READY shape: its third field is no level name
+            if read.kind != READY or (read.isolation in ISOLATION_CHOICES and read.isolation_note.__class__ is str):
+                return read
     except (KeyError, IndexError, TypeError):
         pass
     raise ValueError(f"not a zygote message: {message!r:.80}")

@@ -117,7 +117,8 @@ SPEC = {"env": {"A": "1"}, "code_dir": "/code", "handler": "app.handler", "sys_p
 # (message bytes built by name, the list the control socket has always carried, what reading gives)
 ZYGOTE_MESSAGES = {
     "fork": (wire.fork_message(seq=7, spec=SPEC), [20, 7, SPEC], wire.ForkMessage(wire.FORK, 7, SPEC)),
-    "zygote-ready": (wire.zygote_ready_message(pid=100), [10, 100], wire.ZygoteReadyMessage(wire.READY, 100)),
+    "zygote-ready": (wire.zygote_ready_message(pid=100, isolation="process", isolation_note="not root"),
+                     [10, 100, "process", "not root"], wire.ZygoteReadyMessage(wire.READY, 100, "process", "not root")),
     "forked": (wire.forked_message(seq=7, pid=4242), [21, 7, 4242], wire.ForkedMessage(wire.FORKED, 7, 4242, None)),
     "fork-failed": (wire.fork_failed_message(seq=8, error="expected 3 file descriptors"),
                     [21, 8, -1, "expected 3 file descriptors"],

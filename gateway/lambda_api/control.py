@@ -211,7 +211,7 @@ class ControlOperations:
             "LastUpdateStatus": "Successful",
             "PackageType": "Zip",
             "Architectures": [spec.architecture],
-            "EphemeralStorage": {"Size": 512},
+            "EphemeralStorage": {"Size": spec.ephemeral_storage_mb},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
             "LoggingConfig": {"LogFormat": spec.log_format, "LogGroup": f"/aws/lambda/{spec.function_name}"},
         }

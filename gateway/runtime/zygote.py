@@ -1,11 +1,12 @@
 """A zygote: a Python interpreter that has already imported the worker runtime and
 the common standard library, and forks a new worker for every cold start.
 
-Started by the gateway as `python -m gateway.runtime.zygote <control fd> <gateway pid>`. The
+Started by the gateway as `python -m gateway.runtime.zygote <control fd> <gateway pid> <isolation>`. The
 control socket is SOCK_SEQPACKET: one msgpack message per request, with the new
 worker's pipe ends and log file attached as file descriptors. The zygote reports
 each fork's pid and each child's exit status. When the control socket closes
-(the gateway exited or died), it kills every worker it forked and exits.
+(the gateway exited or died), it kills every worker it forked and exits. Each fork is an
+execution environment isolated as `<isolation>` asks and the machine allows (sandbox.py).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ import urllib.parse  # noqa: F401
 import uuid  # noqa: F401
 
 from gateway import wire
+from gateway.runtime import sandbox
 from gateway.runtime import worker as worker_runtime
 
 _PR_SET_PDEATHSIG = 1
@@ -81,9 +83,15 @@ def _batch_scheduling() -> None:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket):
+    def __init__(self, control: socket.socket, isolation: str = wire.ISOLATION_NONE, isolation_note: str = ""):
         self.control = control
-        self.children: set = set()
+        self.isolation = isolation
+        self.isolation_note = isolation_note
+        # each child forked: pid -> (its worker's pid, the environment's report pipe or -1). At the
+        # namespaces level the child is the environment's init and the worker its child; else both are one.
+        self.children: dict = {}
+        self._forker = sandbox.NamespaceForker() if isolation == wire.ISOLATION_NAMESPACES else None
+        self.pid = os.getpid()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
 
@@ -95,7 +103,7 @@ class Zygote:
         # them, so it neither spends time on them nor dirties (copies) their pages
         gc.collect()
         gc.freeze()
-        self._send(wire.zygote_ready_message(os.getpid()))
+        self._send(wire.zygote_ready_message(os.getpid(), self.isolation, self.isolation_note))
         try:
             while True:
                 readable, _, _ = select.select([self.control, self.wake_r], [], [])
@@ -139,37 +147,76 @@ class Zygote:
                 os.close(fd)
             self._send(wire.fork_failed_message(seq, f"expected {expected} file descriptors"))
             return
+        report_r = report_w = -1
         try:
-            pid = os.fork()
+            if self._forker is not None:
+                report_r, report_w = os.pipe2(os.O_CLOEXEC)
+                pid = self._forker.fork()
+            else:
+                pid = os.fork()
         except OSError as exc:
-            for fd in fds:
-                os.close(fd)
+            for fd in (*fds, report_r, report_w):
+                if fd >= 0:
+                    os.close(fd)
             self._send(wire.fork_failed_message(seq, str(exc)))
             return
         if pid == 0:
+            self._enter_environment(spec, fds, report_r, report_w)
             if expected == 1:
                 self._become_executable(spec, fds[0])
             self._become_worker(spec, fds[0], fds[1], fds[2])
         for fd in fds:
             os.close(fd)
-        self.children.add(pid)
-        self._send(wire.forked_message(seq, pid))
+        worker_pid = pid
+        if report_w >= 0:
+            os.close(report_w)
+            worker_pid, error = sandbox.read_worker_pid(report_r)
+            if worker_pid <= 0:  # the environment could not be built: its init ends, the fork failed
+                _kill_group(pid)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                os.close(report_r)
+                self._send(wire.fork_failed_message(seq, error))
+                return
+        self.children[pid] = (worker_pid, report_r)
+        self._send(wire.forked_message(seq, worker_pid))
+
+    def _enter_environment(self, spec: dict, fds: list, report_r: int, report_w: int) -> None:
+        """In the child: leave the zygote, then become the environment the isolation level builds.
+        At the namespaces level this returns only in the worker, a child of the environment's init."""
+        self._leave_zygote()
+        box = spec.get("sandbox")
+        try:
+            if self.isolation == wire.ISOLATION_NAMESPACES:
+                os.close(report_r)
+                sandbox.become_environment(box or {}, report_w, self.pid, tuple(fds))
+            elif self.isolation == wire.ISOLATION_PROCESS:
+                sandbox.become_process_worker(box or {})
+        except BaseException as exc:  # say why in the function's log, and end
+            try:
+                os.write(fds[-1], f"lambdagate: cannot isolate the environment: {exc}\n".encode())
+            finally:
+                os._exit(126)
 
     def _leave_zygote(self) -> None:
         """What every child does first: drop the zygote's signals and sockets, follow its death."""
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGPIPE):
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGPIPE, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         self.control.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
+        for _, report_r in self.children.values():
+            if report_r >= 0:
+                os.close(report_r)
+        if self._forker is not None:
+            self._forker.close()
         os.setpgid(0, 0)
         _die_with_parent()  # kept across exec
         _aws_limits()
 
     def _become_executable(self, spec: dict, log_fd: int) -> None:
         try:
-            self._leave_zygote()
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(log_fd, 1)
@@ -186,7 +233,6 @@ class Zygote:
     def _become_worker(self, spec: dict, invoke_fd: int, result_fd: int, log_fd: int) -> None:
         status = 1
         try:
-            self._leave_zygote()
             status = worker_runtime.run(spec, invoke_fd, result_fd, log_fd)
         finally:
             try:
@@ -196,20 +242,32 @@ class Zygote:
                 os._exit(status)
 
     def _reap(self) -> None:
-        while self.children:
+        reaped = False
+        while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
-                self.children.clear()
-                return
+                break
             if pid == 0:
-                return
-            self.children.discard(pid)
+                break
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue  # an orphan adopted at the process level and killed: nobody asked about it
+            reaped = True
+            worker_pid, report_r = child
+            max_rss_kb = usage.ru_maxrss
+            if report_r >= 0:   # the environment's init: how its worker ended is on the report pipe
+                ended = sandbox.read_end(report_r)
+                os.close(report_r)
+                if ended is not None:
+                    status, max_rss_kb = ended
             # an environment ends whole, as on AWS: what the handler started in the worker's
             # process group goes with it (the group keeps the pid from being reused meanwhile)
             _kill_group(pid)
             # the child's peak resident set: Max Memory Used of an environment that died
-            self._send(wire.exited_message(pid, status, usage.ru_maxrss))
+            self._send(wire.exited_message(worker_pid, status, max_rss_kb))
+        if reaped and self.isolation == wire.ISOLATION_PROCESS:
+            sandbox.kill_adopted(self.children)   # what an ended worker left behind, setsid or not
 
     def _send(self, message: bytes) -> None:
         """One message (built by a wire.*_message function) to the gateway."""
@@ -219,25 +277,49 @@ class Zygote:
             pass  # the gateway is gone; serve() ends on the next read
 
     def _kill_all(self) -> None:
+        # the gateway's death arrives twice (SIGTERM, and the control socket closing): the second
+        # must not cut this short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for pid in list(self.children):
             _kill_group(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)   # an environment's init: its namespace goes with it
+            except ProcessLookupError:
+                pass
         for pid in list(self.children):
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+        if self.isolation == wire.ISOLATION_PROCESS:
+            sandbox.kill_descendants()
         self.children.clear()
+
+
+def _stop_on_sigterm(*_) -> None:
+    raise SystemExit(0)   # serve()'s finally kills every worker and what they started
 
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    _die_with_parent()
+    requested = argv[2] if len(argv) > 2 else wire.ISOLATION_NONE
+    isolation, note = sandbox.resolve(requested)
+    if isolation == wire.ISOLATION_PROCESS:
+        # without namespaces nothing else ends a setsid grandchild: the zygote adopts orphans, and
+        # on the gateway's death gets SIGTERM, not SIGKILL, so that it can kill them on its way out
+        sandbox.adopt_orphans()
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    else:
+        _die_with_parent()
     if len(argv) > 1 and os.getppid() != int(argv[1]):
         return  # the gateway died before the death signal was armed
+    if isolation != wire.ISOLATION_NONE:
+        sandbox.not_dumpable()   # its memory holds every function's environment
     control = socket.socket(fileno=int(argv[0]))
     control.setblocking(True)
     _batch_scheduling()
-    Zygote(control).serve()
+    Zygote(control, isolation, note).serve()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ from gateway.config import Config
 from gateway.errors import TemplateError
 from gateway.sam.cors import HTTP_METHODS, http_cors, rest_cors
 from gateway.sam.intrinsics import NO_VALUE, Resolver, Unresolvable, template_parameters
-from gateway.sam.template_io import (env_string, is_intrinsic, load_env_vars, load_yaml, parse_globals,
-                                     parse_parameter_overrides, with_globals)
+from gateway.sam.template_io import (env_string, ephemeral_storage_mb, is_intrinsic, load_env_vars, load_yaml,
+                                     parse_globals, parse_parameter_overrides, with_globals)
 from gateway.types import (ACCOUNT_ID, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, ApiSpec,
                            DestinationSpec, EventInvokeConfig, FunctionSpec, RouteSpec)
 
@@ -252,6 +252,7 @@ class _Loader:
             logical_id=lid, function_name=function_name, handler=handler, runtime=runtime, code_dir=code_dir,
             timeout_s=self._number(get("Timeout"), lid, "Timeout", MIN_TIMEOUT_S, MAX_TIMEOUT_S, 3, integer=False),
             memory_mb=self._number(get("MemorySize"), lid, "MemorySize", MIN_MEMORY_MB, MAX_MEMORY_MB, 128),
+            ephemeral_storage_mb=ephemeral_storage_mb(get("EphemeralStorage"), lid, self.err, self._number),
             environment=self._environment(props, lid, function_name),
             reserved_concurrency=self._number(reserved, lid, "ReservedConcurrentExecutions", 0, float("inf"), None),
             log_format=log_format or "Text",

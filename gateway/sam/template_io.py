@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional, Union
 import yaml
 
 from gateway.errors import LambdagateError, TemplateError
+from gateway.types import MAX_EPHEMERAL_STORAGE_MB, MIN_EPHEMERAL_STORAGE_MB
 
 # --- YAML -----------------------------------------------------------------------------------------
 
@@ -160,6 +161,23 @@ def merge_globals(global_value: Any, local_value: Any) -> Any:
     for key, value in local_value.items():
         merged[key] = merge_globals(merged[key], value) if key in merged else value
     return merged
+
+
+# --- function properties --------------------------------------------------------------------------
+
+def ephemeral_storage_mb(value: Any, lid: str, fail: Callable[..., Exception], number: Callable[..., Any]) -> int:
+    """A function's resolved `EphemeralStorage: {Size: N}` (Lambda's /tmp, in MB); 512 when it has none.
+
+    `number` is the loader's range check (the one MemorySize and Timeout use), so a Size outside
+    512-10240 is reported the same way: naming the resource, EphemeralStorage.Size and the range.
+    """
+    if value is None:
+        return MIN_EPHEMERAL_STORAGE_MB
+    if not isinstance(value, dict) or value.get("Size") is None:
+        raise fail(f"must be a mapping with Size, the size of /tmp in MB (e.g. {{Size: 1024}}), not {value!r}",
+                   resource=lid, prop="EphemeralStorage")
+    return number(value["Size"], lid, "EphemeralStorage.Size", MIN_EPHEMERAL_STORAGE_MB, MAX_EPHEMERAL_STORAGE_MB,
+                  MIN_EPHEMERAL_STORAGE_MB)
 
 
 # --- command-line inputs (samcli/cli/types.py, samcli/local/lambdafn/env_vars.py) ------------------

@@ -9,11 +9,13 @@ import os
 import time
 from typing import Optional
 
+from gateway.config import Config
 from gateway.errors import LambdagateError
 from gateway.scheduler import outcomes
 from gateway.scheduler.commands import runtime_command
 from gateway.scheduler.environment import exec_worker_spec, python_worker_spec
 from gateway.scheduler.exec_workers import ExecWorker
+from gateway.scheduler.isolation import Isolation
 from gateway.scheduler.workers import BUSY, PythonWorker, WorkerLost, peak_rss_kb
 from gateway.scheduler.zygote import ZygoteError, ZygoteProcess
 from gateway.types import FunctionSpec
@@ -38,32 +40,43 @@ def _log_file(function_name: str) -> int:
 class Launcher:
     """Owns the zygote and knows how to turn a function into a running worker."""
 
-    def __init__(self, python: str, init_timeout_s: float, memory_poll_ms: int, enforce_memory: bool):
-        self.python = python
-        self.init_timeout_s = init_timeout_s
-        self.memory_poll_ms = memory_poll_ms
-        self.enforce_memory = enforce_memory
+    def __init__(self, config: Config, isolation: Isolation):
+        self.python = config.python
+        self.init_timeout_s = config.init_timeout_s
+        self.memory_poll_ms = config.memory_poll_ms
+        self.enforce_memory = config.enforce_memory
+        self.isolation = isolation
         self._zygote: Optional[ZygoteProcess] = None
         self._exec_workers: dict = {}       # pid -> ExecWorker, told when its process ends
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     async def start(self) -> None:
-        """Start the zygote and wait for its imports, so a first request pays only for a fork."""
+        """Start the zygote and wait for its imports, so a first request pays only for a fork.
+        The zygote also says which isolation this machine allows; that is said once, here."""
         self._loop = asyncio.get_running_loop()
+        zygote = self._ensure_zygote()
         try:
-            await asyncio.wait_for(asyncio.shield(self._ensure_zygote().ready), self.init_timeout_s)
+            await asyncio.wait_for(asyncio.shield(zygote.ready), self.init_timeout_s)
         except (asyncio.TimeoutError, ZygoteError) as exc:
             raise LambdagateError(f"the zygote did not start: {exc or 'timed out'}") from None
+        self.isolation.started(zygote.isolation, zygote.isolation_note)
 
     def _ensure_zygote(self) -> ZygoteProcess:
         if self._zygote is None or not self._zygote.alive:
             if self._zygote is not None:
                 self._zygote.close(timeout_s=1)
-            self._zygote = ZygoteProcess(self.python, on_exit=self._on_exit, on_lost=self._on_lost)
+            self._zygote = ZygoteProcess(self.python, on_exit=self._on_exit, on_lost=self._on_lost,
+                                         isolation=self.isolation.level or self.isolation.requested)
             self._zygote.start()
         return self._zygote
 
+    @property
+    def zygote_pid(self) -> int:
+        zygote = self._zygote
+        return zygote.process.pid if zygote is not None and zygote.alive else 0
+
     def _on_exit(self, pid: int, status: int) -> None:
+        self.isolation.ended(pid)
         worker = self._exec_workers.pop(pid, None)
         if worker is not None:
             worker.on_exit()
@@ -73,12 +86,14 @@ class Launcher:
         workers, self._exec_workers = self._exec_workers, {}
         for worker in workers.values():
             worker.on_exit()
+        self.isolation.end_all()
 
     def close(self) -> None:
         if self._zygote is not None:
             self._zygote.close()
             self._zygote = None
         self._exec_workers.clear()
+        self.isolation.close()
 
     async def exit_status(self, worker) -> int:
         """A dead worker's wait status (-1 if unknown); also records its peak memory."""
@@ -128,11 +143,13 @@ class Launcher:
                 await self._fork_python(zygote, spec, worker, log_fd)
             else:
                 runtime_api = await worker.start_endpoint()
-                worker.pid = await zygote.fork(exec_worker_spec(spec, argv, runtime_api), (), log_fd)
+                worker_spec = exec_worker_spec(spec, argv, runtime_api)
+                worker.pid = await self._fork(zygote, spec, worker_spec, (), log_fd)
                 self._exec_workers[worker.pid] = worker
                 if zygote.has_exited(worker.pid):  # its exit came with the fork's answer
                     self._on_exit(worker.pid, -1)
             ready, ready_payload = await asyncio.wait_for(asyncio.shield(worker.ready), self.init_timeout_s)
+            self.isolation.initialised(worker.pid)
         except WorkerLost:
             worker.exit_status = await self.exit_status(worker)
             return worker, time.monotonic_ns() - start_ns, ("Runtime.ExitError", None)
@@ -163,8 +180,22 @@ class Launcher:
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
             await worker.connect(invoke_w, result_r)
-            worker.pid = await zygote.fork(python_worker_spec(spec, self.memory_poll_ms, self.enforce_memory),
-                                           (invoke_r, result_w), log_fd)
+            worker_spec = python_worker_spec(spec, self.memory_poll_ms, self.enforce_memory)
+            worker.pid = await self._fork(zygote, spec, worker_spec, (invoke_r, result_w), log_fd)
         finally:
             os.close(invoke_r)
             os.close(result_w)
+
+    async def _fork(self, zygote: ZygoteProcess, spec: FunctionSpec, worker_spec: dict, worker_fds: tuple,
+                    log_fd: int) -> int:
+        """Fork a worker into an environment of its own, isolated as the machine allows."""
+        environment = self.isolation.prepare(spec, worker_spec)
+        try:
+            pid = await zygote.fork(worker_spec, worker_fds, log_fd)
+        except BaseException:
+            self.isolation.discard(environment)
+            raise
+        self.isolation.attach(pid, environment)
+        if zygote.has_exited(pid):  # its exit came with the fork's answer: clean up now
+            self.isolation.ended(pid)
+        return pid

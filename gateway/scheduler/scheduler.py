@@ -23,6 +23,7 @@ from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, T
 from gateway.logs import (LogSinks, SpilledLog, init_report_line, init_start_line, invocation_log, log_text,
                           report_line, with_more_output)
 from gateway.scheduler import outcomes
+from gateway.scheduler.isolation import Isolation
 from gateway.scheduler.launcher import INIT_TIMEOUT, Launcher, python_runtime
 from gateway.scheduler.workers import BUSY, DEAD, IDLE, BaseWorker, WorkerLost, WorkerTimedOut, peak_rss_kb
 from gateway.types import RESPONSE_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec, InvokeResult
@@ -90,8 +91,8 @@ class Scheduler:
             self._functions.setdefault(spec.function_name, fn)
         self._workers: list = []            # slot -> PythonWorker, ExecWorker or None
         self._free_slots: list = []
-        self._launcher = Launcher(self.config.python, self.config.init_timeout_s, self.config.memory_poll_ms,
-                                  self.config.enforce_memory)
+        self.isolation = Isolation(config, [fn.spec for fn in self._ordered])
+        self._launcher = Launcher(config, self.isolation)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_deadline_ns = -1
@@ -165,6 +166,11 @@ class Scheduler:
         index = None if name is None else self._lookup(name).index
         return [w.pid for w in self._workers
                 if w is not None and w.pid > 0 and w.state != DEAD and (index is None or w.fn_index == index)]
+
+    @property
+    def zygote_pid(self) -> int:
+        """The zygote's pid, 0 when none runs."""
+        return self._launcher.zygote_pid
 
     def idle_count(self, name: str) -> int:
         return self._pools.idle(self._lookup(name).index)

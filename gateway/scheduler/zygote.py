@@ -31,8 +31,10 @@ class ZygoteProcess:
     """One zygote interpreter (per runtime) and its control socket."""
 
     def __init__(self, python: str = sys.executable, on_exit: Optional[Callable[[int, int], None]] = None,
-                 on_lost: Optional[Callable[[], None]] = None):
+                 on_lost: Optional[Callable[[], None]] = None, isolation: str = wire.ISOLATION_NONE):
         self.python = python
+        self.isolation = isolation        # asked for; once ready, what the zygote gives (never "auto")
+        self.isolation_note = ""          # why not stronger
         self.on_exit = on_exit            # (pid, wait status) for every forked worker that ends
         self.on_lost = on_lost            # the zygote is gone, and with it every worker it forked
         self.process: Optional[subprocess.Popen] = None
@@ -45,13 +47,14 @@ class ZygoteProcess:
         self.ready: Optional[asyncio.Future] = None
 
     def start(self) -> None:
-        """Spawn the zygote; `ready` resolves once it has imported what workers need."""
+        """Spawn the zygote; `ready` resolves once it has imported what workers need and knows
+        which isolation it gives."""
         self._loop = asyncio.get_running_loop()
         self.ready = self._loop.create_future()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # the python binary itself, never a shim: a shim costs ~100 ms per start
         self.process = subprocess.Popen(
-            [self.python, "-m", "gateway.runtime.zygote", str(theirs.fileno()), str(os.getpid())],
+            [self.python, "-m", "gateway.runtime.zygote", str(theirs.fileno()), str(os.getpid()), self.isolation],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
             env=zygote_environment(os.environ),
         )
@@ -116,6 +119,7 @@ class ZygoteProcess:
             kind = message.kind
             if kind == wire.READY:
                 if not self.ready.done():
+                    self.isolation, self.isolation_note = message.isolation, message.isolation_note
                     self.ready.set_result(message.pid)
             elif kind == wire.FORKED:
                 future = self._forks.pop(message.seq, None)

@@ -4,6 +4,11 @@ The server runs as `python -m gateway.cli start-lambda` (real CLI, real workers)
 of 1,000 Event invocations is sent from a thread pool; the gateway is killed with SIGKILL
 in the middle of it and restarted on the same state directory. Every invocation that got
 a 202 must have run at least once, and no zygote or worker may outlive the killed gateway.
+
+A function cannot write to the host's files, and its log is written a batch at a time (a SIGKILL
+can lose the last lines of an invocation that did run). So the evidence that an event ran is its
+on-success destination record, which the gateway appends (fsync'd) before it deletes the event:
+the record carries the handler's own response, which names the event.
 """
 import http.client
 import json
@@ -14,13 +19,25 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from support.lambda_server import free_port, wait_for, write_template
+from support.lambda_server import free_port, read_jsonl, wait_for, write_template
 import pytest
 
 pytestmark = pytest.mark.integration   # starts real processes
 
 BURST = 1000
 KILL_AFTER = 300          # accepted invocations before the SIGKILL
+RAN_QUEUE = "arn:aws:sqs:us-east-1:123456789012:ran"
+DURABLE = f"""
+  Durable:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: handlers.record
+      FunctionName: durable
+      Environment: {{Variables: {{LOG_TAG: ran}}}}
+      EventInvokeConfig:
+        DestinationConfig:
+          OnSuccess: {{Type: SQS, Destination: {RAN_QUEUE}}}
+"""
 
 
 def start_server(root, template, port):
@@ -77,8 +94,8 @@ def alive(pid):
 
 def test_accepted_events_survive_sigkill(tmp_path):
     root = str(tmp_path)
-    template = write_template(root)
-    out = os.path.join(root, "out", "appender.jsonl")
+    template = write_template(root, extra=DURABLE)
+    out = os.path.join(root, ".lambdagate", "destinations", "arn_aws_sqs_us-east-1_123456789012_ran.jsonl")
     port = free_port()
     server = start_server(root, template, port)
     accepted, lock = set(), threading.Lock()
@@ -95,7 +112,7 @@ def test_accepted_events_survive_sigkill(tmp_path):
                 conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 with lock:
                     connections.append(conn)
-            conn.request("POST", "/2015-03-31/functions/appender/invocations", body=json.dumps({"id": i}),
+            conn.request("POST", "/2015-03-31/functions/durable/invocations", body=json.dumps({"id": i}),
                          headers={"X-Amz-Invocation-Type": "Event"})
             response = conn.getresponse()
             response.read()
@@ -128,10 +145,9 @@ def test_accepted_events_survive_sigkill(tmp_path):
     server = start_server(root, template, port)
     try:
         def ran():
-            if not os.path.exists(out):
-                return set()
-            with open(out) as f:
-                return {json.loads(line)["id"] for line in f}
+            # the ids the handler answered with, in records of a successful run
+            return {r["responsePayload"]["id"] for r in read_jsonl(out)
+                    if r["requestContext"]["condition"] == "Success" and r["responsePayload"]["ok"] is True}
 
         assert wait_for(lambda: accepted <= ran(), timeout=30, interval=0.1), \
             f"lost: {sorted(accepted - ran())[:20]}"

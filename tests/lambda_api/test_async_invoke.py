@@ -1,11 +1,15 @@
 """Asynchronous invocation over HTTP: events run, retries with (scaled-down) AWS delays,
-destination records, dead letters, and the EventInvokeConfig operations."""
+destination records, dead letters, and the EventInvokeConfig operations.
+
+A function cannot write to the host's files: the handlers (`record` in support/lambda_server.py)
+print the event they were given, and the tests read it back from the function's log file, under
+the request id of the START line it follows."""
 import os
 import time
 
 import pytest
 
-from support.lambda_server import read_jsonl, wait_for
+from support.lambda_server import logged_events, read_jsonl, wait_for
 
 pytestmark = pytest.mark.integration   # starts real processes
 
@@ -14,24 +18,43 @@ def records_for(path, event_id):
     return [r for r in read_jsonl(path) if r.get("requestPayload", {}).get("id") == event_id]
 
 
+def logged_for(server, function_name, tag, event_id):
+    """[(request id, event)] the function logged for the event with this id."""
+    return [(request_id, event) for request_id, event in logged_events(server.state_dir, function_name, tag)
+            if event.get("id") == event_id]
+
+
+def collected(server, event_id):
+    """The destination records the collector function was invoked with, for this event id."""
+    return [record for _, record in logged_events(server.state_dir, "collector", "collected")
+            if record.get("requestPayload", {}).get("id") == event_id]
+
+
 def test_event_invocation_runs_the_handler(client, server):
     r = client.invoke(FunctionName="appender", InvocationType="Event", Payload=b'{"id": "run-1"}')
     assert r["StatusCode"] == 202
-    path = os.path.join(server.out, "appender.jsonl")
-    assert wait_for(lambda: any(e.get("id") == "run-1" for e in read_jsonl(path)), timeout=15)
+    assert wait_for(lambda: logged_for(server, "appender", "appended", "run-1"), timeout=15)
+    # it ran once, as the request the 202 answered (the function's aws_request_id is that one)
+    assert logged_for(server, "appender", "appended", "run-1") == \
+        [(r["ResponseMetadata"]["RequestId"], {"id": "run-1"})]
 
 
 def test_retries_then_on_failure_lambda_destination(client, server):
     started = time.monotonic()
     r = client.invoke(FunctionName="failing", InvocationType="Event", Payload=b'{"id": "fail-1", "n": 1}')
     request_id = r["ResponseMetadata"]["RequestId"]
-    collector = os.path.join(server.out, "collector.jsonl")
-    assert wait_for(lambda: records_for(collector, "fail-1"), timeout=20)
+    assert wait_for(lambda: collected(server, "fail-1"), timeout=20)
     elapsed = time.monotonic() - started
-    attempts = [e for e in read_jsonl(os.path.join(server.out, "failing.jsonl")) if e.get("id") == "fail-1"]
-    assert len(attempts) == 3                      # the first attempt and MaximumRetryAttempts=2 retries
+
+    def attempts():
+        return logged_for(server, "failing", "attempted", "fail-1")
+
+    # the attempts' log lines were written no later than the collector's (at most a batch apart)
+    assert wait_for(lambda: len(attempts()) >= 3, timeout=5), attempts()
+    # the first attempt and MaximumRetryAttempts=2 retries, each with the request id of the 202
+    assert attempts() == [(request_id, {"id": "fail-1", "n": 1})] * 3
     assert elapsed >= 0.3 + 0.6 - 0.05             # retry delays scaled from AWS's 60 s and 120 s
-    [record] = records_for(collector, "fail-1")
+    [record] = collected(server, "fail-1")
     assert record["version"] == "1.0"
     assert record["requestContext"] == {
         "requestId": request_id,
@@ -49,9 +72,11 @@ def test_retries_then_on_failure_lambda_destination(client, server):
 
 def test_on_success_lambda_destination(client, server):
     r = client.invoke(FunctionName="succeeding", InvocationType="Event", Payload=b'{"id": "ok-1"}')
-    collector = os.path.join(server.out, "collector.jsonl")
-    assert wait_for(lambda: records_for(collector, "ok-1"), timeout=15)
-    [record] = records_for(collector, "ok-1")
+    assert wait_for(lambda: collected(server, "ok-1"), timeout=15)
+    [record] = collected(server, "ok-1")
+    # the function ran once, as the request the 202 answered (its log line is at most a batch behind)
+    assert wait_for(lambda: logged_for(server, "succeeding", "succeeded", "ok-1"), timeout=5) == \
+        [(r["ResponseMetadata"]["RequestId"], {"id": "ok-1"})]
     assert record["requestContext"]["condition"] == "Success"
     assert record["requestContext"]["requestId"] == r["ResponseMetadata"]["RequestId"]
     assert record["requestContext"]["approximateInvokeCount"] == 1
@@ -130,8 +155,9 @@ def test_put_event_invoke_config_changes_retries(client, server):
 def test_invoke_async_operation(client, server):
     r = client.invoke_async(FunctionName="appender", InvokeArgs=b'{"id": "legacy-1"}')
     assert r["Status"] == 202
-    path = os.path.join(server.out, "appender.jsonl")
-    assert wait_for(lambda: any(e.get("id") == "legacy-1" for e in read_jsonl(path)), timeout=15)
+    assert wait_for(lambda: logged_for(server, "appender", "appended", "legacy-1"), timeout=15)
+    [(_, event)] = logged_for(server, "appender", "appended", "legacy-1")
+    assert event == {"id": "legacy-1"}
 
 
 def test_event_to_unknown_function_is_not_found(client):

@@ -2,7 +2,6 @@
 concurrency operations, against a real scheduler with worker processes."""
 import base64
 import json
-import os
 import threading
 
 import botocore.exceptions
@@ -155,19 +154,26 @@ def test_oversized_event_payload_is_413(client):
         f"{len(payload)} byte payload is too large for the Event invocation type (limit 1048576 bytes)"
 
 
-def test_throttle_with_reserved_concurrency_one(client, server, tmp_path):
+async def _busy_workers(server, name):
+    """How many of the function's workers are taken (starting or invoking): live, not idle."""
+    return len(server.scheduler.worker_pids(name)) - server.scheduler.idle_count(name)
+
+
+def test_throttle_with_reserved_concurrency_one(client, server):
     client.put_function_concurrency(FunctionName="sleepy", ReservedConcurrentExecutions=1)
-    marker = str(tmp_path / "started")
     results = {}
 
     def slow_call():
-        results["first"] = payload_of(client.invoke(FunctionName="sleepy",
-                                                     Payload=json.dumps({"sleep": 1.5, "marker": marker})))
+        results["first"] = payload_of(client.invoke(FunctionName="sleepy", Payload=b'{"sleep": 1.5}'))
 
     try:
         thread = threading.Thread(target=slow_call)
         thread.start()
-        assert wait_for(lambda: os.path.exists(marker), timeout=15)
+        # the first call holds the function's one unit of concurrency once a worker is taken for it
+        # (seen from the host: a handler cannot leave a marker file there any more)
+        assert wait_for(lambda: server.call(_busy_workers(server, "sleepy")) == 1 or "first" in results,
+                        timeout=15)
+        assert "first" not in results            # still running: its 1.5 s sleep holds the slot
         with pytest.raises(client.exceptions.TooManyRequestsException) as info:
             client.invoke(FunctionName="sleepy", Payload=b'{"sleep": 0}')
         error = info.value.response
@@ -206,6 +212,7 @@ def test_get_function_and_configuration(client):
     assert config["Runtime"] == "python3.11"
     assert config["Timeout"] == 1
     assert config["MemorySize"] == 128
+    assert config["EphemeralStorage"] == {"Size": 512}
     assert config["State"] == "Active"
     assert config["LastUpdateStatus"] == "Successful"
     assert config["Version"] == "$LATEST"
@@ -219,9 +226,18 @@ def test_get_function_and_configuration(client):
     assert client.get_function_configuration(FunctionName="slow") | {"ResponseMetadata": None} == \
         config | {"ResponseMetadata": None}
     environment = client.get_function_configuration(FunctionName="collector")["Environment"]["Variables"]
-    assert environment["OUT_FILE"].endswith("collector.jsonl")
+    assert environment["LOG_TAG"] == "collected"
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_function(FunctionName="nope")
+
+
+def test_configuration_reports_the_templates_ephemeral_storage(client):
+    assert client.get_function_configuration(FunctionName="big-tmp")["EphemeralStorage"] == {"Size": 1024}
+    assert client.get_function(FunctionName="big-tmp")["Configuration"]["EphemeralStorage"] == {"Size": 1024}
+    listed = {f["FunctionName"]: f for page in client.get_paginator("list_functions").paginate()
+              for f in page["Functions"]}
+    assert listed["big-tmp"]["EphemeralStorage"] == {"Size": 1024}
+    assert listed["echo"]["EphemeralStorage"] == {"Size": 512}
 
 
 def test_function_active_waiter(client):

@@ -209,6 +209,46 @@ def test_ignore_globals(tmp_path):
     assert (fn.memory_mb, fn.timeout_s) == (128, 5)
 
 
+
+def test_ephemeral_storage_defaults_to_512(tmp_path):
+    assert load_template(one_function(tmp_path)).functions["Fn"].ephemeral_storage_mb == 512
+
+
+@pytest.mark.parametrize("props, header, size", [
+    ("EphemeralStorage: {Size: 2048}\n", "", 2048),                                  # the function's own
+    ("EphemeralStorage: {Size: '10240'}\n", "", 10240),                              # a string, the top
+    ("", "Globals:\n  Function:\n    EphemeralStorage: {Size: 1024}\n", 1024),      # Globals
+    ("EphemeralStorage: {Size: 4096}\n", "Globals:\n  Function:\n    EphemeralStorage: {Size: 1024}\n", 4096),
+    ("EphemeralStorage: {Size: !Ref Tmp}\n",
+     "Parameters:\n  Tmp: {Type: Number, Default: 512}\n", 512),                     # intrinsics resolved
+    ("EphemeralStorage: !If [Big, {Size: 8192}, !Ref AWS::NoValue]\n",
+     "Conditions:\n  Big: !Equals [a, a]\n", 8192),
+    ("EphemeralStorage: !If [Big, {Size: 8192}, !Ref AWS::NoValue]\n",
+     "Conditions:\n  Big: !Equals [a, b]\n", 512),
+])
+def test_ephemeral_storage_size(tmp_path, props, header, size):
+    fn = load_template(one_function(tmp_path, props, header=header)).functions["Fn"]
+    assert fn.ephemeral_storage_mb == size and fn.memory_mb == 128
+
+
+def test_ephemeral_storage_from_globals_can_be_ignored(tmp_path):
+    path = one_function(tmp_path, header="Globals:\n  Function:\n    EphemeralStorage: {Size: 1024}\n")
+    path.write_text(path.read_text().replace("    Type: AWS::Serverless::Function\n",
+                                             "    Type: AWS::Serverless::Function\n"
+                                             "    IgnoreGlobals: [EphemeralStorage]\n"))
+    assert load_template(path).functions["Fn"].ephemeral_storage_mb == 512
+
+
+@pytest.mark.parametrize("size", [511, 10241])
+def test_ephemeral_storage_out_of_range_in_globals_names_the_function(tmp_path, size):
+    path = one_function(tmp_path, header=f"Globals:\n  Function:\n    EphemeralStorage: {{Size: {size}}}\n")
+    with pytest.raises(TemplateError) as info:
+        load_template(path)
+    assert (info.value.resource, info.value.prop) == ("Fn", "EphemeralStorage.Size")
+    assert str(info.value) == (f"{path}, resource Fn, property EphemeralStorage.Size: "
+                               f"must be between 512 and 10240, not {size}")
+
+
 @pytest.mark.parametrize("globals_yaml, named", [
     ("Function:\n    FunctionName: x\n", "FunctionName"),
     ("Function:\n    Events: {}\n", "Events"),
@@ -524,6 +564,11 @@ def test_load_env_vars_errors(tmp_path, content, fragment):
     ("MemorySize: 64\n", "MemorySize", "between 128 and 10240"),
     ("MemorySize: 20000\n", "MemorySize", "between 128 and 10240"),
     ("MemorySize: 128.5\n", "MemorySize", "whole number"),
+    ("EphemeralStorage: {Size: 511}\n", "EphemeralStorage.Size", "must be between 512 and 10240, not 511"),
+    ("EphemeralStorage: {Size: 10241}\n", "EphemeralStorage.Size", "must be between 512 and 10240, not 10241"),
+    ("EphemeralStorage: {Size: 1024.5}\n", "EphemeralStorage.Size", "whole number"),
+    ("EphemeralStorage: 1024\n", "EphemeralStorage", "mapping with Size"),
+    ("EphemeralStorage: {}\n", "EphemeralStorage", "mapping with Size"),
     ("ReservedConcurrentExecutions: -1\n", "ReservedConcurrentExecutions", "at least 0"),
     ("LoggingConfig: {LogFormat: XML}\n", "LoggingConfig.LogFormat", "Text, JSON"),
     ("LoggingConfig: {LogFormat: JSON, ApplicationLogLevel: LOUD}\n", "LoggingConfig.ApplicationLogLevel", "LOUD"),

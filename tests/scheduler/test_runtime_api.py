@@ -154,10 +154,13 @@ def test_endpoint_init_error():
 
 # --------------------------------------------------------------------------- through the scheduler
 
+# TOKEN names the execution environment ($$ would not: in a PID namespace it is the same in every one;
+# the host's pids are Scheduler.worker_pids)
 CURL_BOOTSTRAP = """\
 #!/bin/sh
 set -eu
 HEADERS="$(mktemp)"
+TOKEN="$(cat /proc/sys/kernel/random/uuid)"
 while true; do
   EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
   REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
@@ -170,7 +173,7 @@ while true; do
               -H "Lambda-Runtime-Function-Error-Type: Unhandled" > /dev/null; continue ;;
   esac
   curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" \\
-    -d "{\\"echo\\": $EVENT_DATA, \\"fn\\": \\"$AWS_LAMBDA_FUNCTION_NAME\\", \\"pid\\": $$}" > /dev/null
+    -d "{\\"echo\\": $EVENT_DATA, \\"fn\\": \\"$AWS_LAMBDA_FUNCTION_NAME\\", \\"token\\": \\"$TOKEN\\"}" > /dev/null
 done
 """
 
@@ -216,8 +219,10 @@ def test_curl_bootstrap_warm_error_timeout_crash(tmp_path):
             assert body["echo"] == {"a": 1} and body["fn"] == "Shell"
             assert first.init_duration_ns > 0
             assert f"handling {first.request_id}" in first.log.decode()
+            [pid] = sched.worker_pids("Shell")
             second = await sched.invoke("Shell", b'{"a": 2}')
-            assert json.loads(second.payload)["pid"] == body["pid"]  # warm: same process
+            assert json.loads(second.payload)["token"] == body["token"]  # warm: the same environment
+            assert sched.worker_pids("Shell") == [pid]                   # ... and the same process
             assert second.init_duration_ns == 0
 
             failed = await sched.invoke("Shell", b'{"fail": 1}')
@@ -230,10 +235,12 @@ def test_curl_bootstrap_warm_error_timeout_crash(tmp_path):
             assert timed_out.function_error == "Sandbox.Timedout"
             assert 1.0 <= elapsed_s < 2.0
             assert "Status: timeout" in timed_out.log.decode()
-            assert _wait_gone(body["pid"])
+            assert _wait_gone(pid)
 
             after = await sched.invoke("Shell", b'{"a": 3}')
             assert after.function_error is None and after.init_duration_ns > 0
+            assert json.loads(after.payload)["token"] != body["token"]
+            assert sched.worker_pids("Shell") not in ([], [pid])
             crashed = await sched.invoke("Shell", b'{"crash": 1}')
             assert crashed.function_error == "Runtime.ExitError"
             assert json.loads(crashed.payload)["errorMessage"].endswith("Runtime exited with error: exit status 3")

@@ -1,6 +1,8 @@
 """A worker's Runtime API endpoint serves only that worker's process tree, tested as the attack:
-a function reads a sibling's AWS_LAMBDA_RUNTIME_API from /proc/<pid>/environ and asks it for the
-next invocation. It is refused with 403 and a log line; the sibling answers its own client.
+a function that knows a sibling's AWS_LAMBDA_RUNTIME_API asks it for the next invocation. It is
+refused with 403 and a log line; the sibling answers its own client. (Where isolation is on, a
+sibling's /proc/<pid>/environ is out of reach, but every endpoint is a port on the shared loopback,
+so a function can still find one by trying ports: here the victim gives its address away.)
 And a second concurrent /next on one endpoint is refused, never replaces the first."""
 from __future__ import annotations
 
@@ -33,13 +35,16 @@ while True:
                                                   method="POST")).read()
 """
 
-VICTIM = RUNTIME_LOOP.replace("while True:", "def handle(event):\n    return 'answered-by-victim'\n\nwhile True:")
+VICTIM = RUNTIME_LOOP.replace("while True:", """def handle(event):
+    if event.get("tell_address"):
+        return os.environ["AWS_LAMBDA_RUNTIME_API"]
+    return 'answered-by-victim'
+
+while True:""")
 
 THIEF = RUNTIME_LOOP.replace("while True:", '''def handle(event):
     import urllib.error
-    with open(f"/proc/{event['victim_pid']}/environ", "rb") as f:
-        environ = dict(item.split(b"=", 1) for item in f.read().split(b"\\0") if b"=" in item)
-    victim_api = environ[b"AWS_LAMBDA_RUNTIME_API"].decode()
+    victim_api = event["victim_api"]
     try:
         with urllib.request.urlopen(f"http://{victim_api}/2018-06-01/runtime/invocation/next", timeout=5) as r:
             return {"status": r.status, "stole": r.headers.get("Lambda-Runtime-Aws-Request-Id")}
@@ -66,8 +71,10 @@ def test_a_function_cannot_take_a_siblings_invocations(tmp_path, caplog):
         try:
             first = await sched.invoke("Victim", b"{}")
             assert json.loads(first.payload) == "answered-by-victim"
-            [victim_pid] = sched.worker_pids("Victim")
-            theft = asyncio.ensure_future(sched.invoke("Thief", json.dumps({"victim_pid": victim_pid}).encode()))
+            told = await sched.invoke("Victim", b'{"tell_address": true}')
+            victim_api = json.loads(told.payload)
+            assert victim_api.startswith("127.0.0.1:"), victim_api
+            theft = asyncio.ensure_future(sched.invoke("Thief", json.dumps({"victim_api": victim_api}).encode()))
             await asyncio.sleep(0.3)            # the thief is at the victim's door when a client calls
             victims = await asyncio.gather(*(sched.invoke("Victim", b"{}") for _ in range(3)))
             return await theft, victims

@@ -158,7 +158,7 @@ SCHED_POLICY = """
 import os
 
 def handler(event, context):
-    return {"policy": os.sched_getscheduler(0), "nice": os.nice(0), "pid": os.getpid()}
+    return {"policy": os.sched_getscheduler(0), "nice": os.nice(0)}
 """
 
 

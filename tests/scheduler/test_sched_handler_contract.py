@@ -219,12 +219,13 @@ def test_unhandled_exception_gives_awss_error_object_and_log_line(run, make_func
 
 
 def test_worker_survives_a_handled_error(run, make_function, open_scheduler):
-    code = "import os\ndef handler(event, context):\n    if event.get('fail'):\n        raise ValueError('x')\n" \
-           "    return os.getpid()\n"
+    # a token made at import names the environment (a handler's own pid is 2 in every PID namespace)
+    code = "import uuid\nTOKEN = uuid.uuid4().hex\ndef handler(event, context):\n    if event.get('fail'):\n" \
+           "        raise ValueError('x')\n    return TOKEN\n"
     spec = make_function(code)
     ok1, failed, ok2 = invoke_each(run, open_scheduler, spec, [{}, {"fail": True}, {}])
     assert failed.function_error == "ValueError"
-    assert ok1.payload == ok2.payload                         # same process before and after
+    assert ok1.payload == ok2.payload                         # same environment before and after
     assert ok2.init_duration_ns == 0
 
 
@@ -312,7 +313,9 @@ def test_init_failure_log_has_an_init_report_line(run, make_function, open_sched
 # ----------------------------------------------------------------------------- marshalling
 
 RETURNS = """
-import os
+import uuid
+
+TOKEN = uuid.uuid4().hex      # made at import: names the environment (its pid is 2 in any PID namespace)
 
 def handler(event, context):
     kind = event["kind"]
@@ -324,7 +327,7 @@ def handler(event, context):
         return None
     if kind == "unicode":
         return {"text": "h\\u00e9llo \\u2603"}
-    return os.getpid()
+    return TOKEN
 """
 
 
@@ -345,8 +348,11 @@ def test_return_values_are_marshalled_like_awslambdaric(run, make_function, open
 
 # ----------------------------------------------------------------------------- process exits
 
+# TOKEN, made at import, names the execution environment (the handler's own pid is 2 in every PID namespace)
 EXITING = """
-import os, signal, sys
+import os, signal, sys, uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
     how = event.get("how")
@@ -357,7 +363,7 @@ def handler(event, context):
         os._exit(0)
     if how == "segv":
         os.kill(os.getpid(), signal.SIGSEGV)
-    return os.getpid()
+    return TOKEN
 """
 
 
@@ -372,13 +378,13 @@ def test_process_exit_during_an_invocation(run, make_function, open_scheduler, k
     async def body():
         async with open_scheduler([spec]) as s:
             before = await s.invoke(spec.logical_id, b"{}")
+            [old_pid] = s.worker_pids(spec.logical_id)
             crashed = await s.invoke(spec.logical_id, json.dumps({"how": how}).encode(), want_log=True)
-            old_pid = int(before.payload)
             old_gone = await kit.async_still_there([old_pid], timeout_s=2.0)
             after = await s.invoke(spec.logical_id, b"{}")
-            return before, crashed, after, old_gone, s.totals(spec.logical_id)
+            return before, crashed, after, old_gone, old_pid, s.worker_pids(spec.logical_id), s.totals(spec.logical_id)
 
-    before, crashed, after, old_gone, totals = run(body())
+    before, crashed, after, old_gone, old_pid, new_pids, totals = run(body())
     message = f"RequestId: {crashed.request_id} Error: {reason}"
     assert crashed.status == "error"
     assert crashed.function_error == "Runtime.ExitError"
@@ -390,7 +396,8 @@ def test_process_exit_during_an_invocation(run, make_function, open_scheduler, k
     assert old_gone == []
     # the environment is reset: the next invocation works, on a new worker
     assert after.status == "success"
-    assert int(after.payload) != int(before.payload)
+    assert json.loads(after.payload) != json.loads(before.payload)
+    assert len(new_pids) == 1 and new_pids != [old_pid]
     assert after.init_duration_ns > 0
     assert totals["errors"] == 1 and totals["cold_starts"] == 2
 

@@ -3,23 +3,36 @@ zygote are replaced, and no invocation is left hanging or leaks its concurrency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import time
 
 import pytest
 
 from gateway.errors import LambdagateError, Throttled
+from support.processes import proc_ancestors
 
 pytestmark = pytest.mark.integration   # starts real processes
 
+# TOKEN is made at import, once per execution environment. (A handler's own pid says nothing: in a PID
+# namespace every worker is pid 2. The host's pids come from Scheduler.worker_pids and .zygote_pid.)
 PIDS = """
-import os, time
+import time, uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
     time.sleep(event.get("sleep", 0))
-    return [os.getpid(), os.getppid()]
+    return TOKEN
 """
+
+
+def _environment(s, worker_pid: int) -> list:
+    """The host pids of a worker's execution environment: the worker, and at the namespaces level the
+    init of its PID namespace (the pids between the worker and the zygote)."""
+    return [worker_pid, *proc_ancestors(worker_pid, s.zygote_pid)[:-1]]
 
 
 def test_close_leaves_no_worker_and_no_zygote(run, make_function, open_scheduler, kit):
@@ -31,49 +44,72 @@ def test_close_leaves_no_worker_and_no_zygote(run, make_function, open_scheduler
             results = await asyncio.gather(s.invoke(spec_a.logical_id, b'{"sleep": 0.1}'),
                                            s.invoke(spec_a.logical_id, b'{"sleep": 0.1}'),
                                            s.invoke(spec_b.logical_id, b"{}"))
-            pairs = [json.loads(r.payload) for r in results]
+            tokens = [json.loads(r.payload) for r in results]
             # B's worker is busy again when close() comes
             busy = asyncio.ensure_future(s.invoke(spec_b.logical_id, b'{"sleep": 20}'))
             await kit.wait_for(lambda: s.idle_count(spec_b.logical_id) == 0, timeout_s=3.0)
-            listed = s.worker_pids()
+            listed, zygote = s.worker_pids(), s.zygote_pid
+            ancestors = [proc_ancestors(pid, zygote) for pid in listed]
+            environments = [pid for worker in listed for pid in _environment(s, worker)]
             await s.close()
             try:
                 await asyncio.wait_for(busy, 3.0)
                 outcome = "returned"
             except LambdagateError as exc:
                 outcome = str(exc)
-            return pairs, listed, outcome
+            return tokens, listed, zygote, ancestors, environments, outcome
 
-    pairs, listed, outcome = run(body())
-    workers = {pid for pid, _ in pairs}
-    zygotes = {ppid for _, ppid in pairs}
-    assert len(workers) == 3 and len(zygotes) == 1
-    assert set(listed) == workers
+    tokens, listed, zygote, ancestors, environments, outcome = run(body())
+    assert len(set(tokens)) == 3                              # three environments ran
+    assert len(set(listed)) == 3                              # ... and the scheduler lists their three workers
+    assert zygote > 0 and all(chain[-1] == zygote for chain in ancestors), (zygote, ancestors)   # one zygote
     assert outcome == "lambdagate is shutting down"
-    assert kit.still_there(listed + list(zygotes), timeout_s=3.0) == []
+    assert kit.still_there(environments + [zygote], timeout_s=3.0) == []
 
 
 MARKED = """
-import os, time
+import os, socket, time
 
 time.sleep(float(os.environ.get("INIT_SLEEP", "0")))     # a slow Init phase, when asked for
 
 def handler(event, context):
-    with open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "running"), "w"):
-        pass
+    started = time.monotonic()          # CLOCK_MONOTONIC: the same clock as the test's, at every level
+    if event.get("notify"):             # tells the test the handler runs: connects to the test's port
+        socket.create_connection(("127.0.0.1", event["notify"]), timeout=5).close()
     time.sleep(event.get("sleep", 0))
-    return [os.getpid(), os.getppid()]
+    return {"started": started}
 """
+
+
+@contextlib.asynccontextmanager
+async def _handler_notices():
+    """(port, event): the event is set once a handler connects to the port on 127.0.0.1. (A marker file
+    cannot say it any more: a function sees the host's filesystem read-only, its /tmp is its own.)"""
+    arrived = asyncio.Event()
+
+    def on_connection(reader, writer):
+        arrived.set()
+        writer.close()
+
+    server = await asyncio.start_server(on_connection, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], arrived
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def test_close_with_grace_lets_running_invocations_finish(run, make_function, open_scheduler, kit):
     spec = make_function(MARKED)
-    marker = os.path.join(spec.code_dir, "running")
 
     async def body():
-        async with open_scheduler([spec]) as s:
-            busy = asyncio.ensure_future(s.invoke(spec.logical_id, b'{"sleep": 0.3}'))
-            assert await kit.wait_for(lambda: os.path.exists(marker), timeout_s=3.0)   # the handler runs
+        async with _handler_notices() as (port, handler_runs), open_scheduler([spec]) as s:
+            event = json.dumps({"sleep": 0.3, "notify": port}).encode()
+            busy = asyncio.ensure_future(s.invoke(spec.logical_id, event))
+            await asyncio.wait_for(handler_runs.wait(), 3.0)
+            [worker] = s.worker_pids(spec.logical_id)
+            processes = _environment(s, worker) + [s.zygote_pid]
+            closing = time.monotonic()
             await s.close(grace_s=5.0)
             result = await busy
             try:
@@ -81,32 +117,34 @@ def test_close_with_grace_lets_running_invocations_finish(run, make_function, op
                 refused = None
             except LambdagateError as exc:
                 refused = str(exc)
-            return result, refused
+            return result, refused, closing, processes
 
-    result, refused = run(body())
+    result, refused, closing, processes = run(body())
     assert result.status == "success"
+    assert json.loads(result.payload)["started"] < closing      # the handler was running when close() came
     assert refused == "lambdagate is shutting down"
-    assert kit.still_there(json.loads(result.payload), timeout_s=3.0) == []
+    assert kit.still_there(processes, timeout_s=3.0) == []
 
 
 def test_close_with_grace_lets_an_invocation_in_its_init_phase_finish(run, make_function, open_scheduler, kit):
     spec = make_function(MARKED, environment={"INIT_SLEEP": "0.3"})
-    marker = os.path.join(spec.code_dir, "running")
 
     async def body():
         async with open_scheduler([spec]) as s:
             busy = asyncio.ensure_future(s.invoke(spec.logical_id, b"{}"))
             assert await kit.wait_for(lambda: s.worker_pids(spec.logical_id), timeout_s=3.0)   # forked, in Init
-            handler_started = os.path.exists(marker)
+            closing = time.monotonic()
             await s.close(grace_s=5.0)
             try:
-                return handler_started, (await busy).status
+                result = await busy
             except LambdagateError as exc:
-                return handler_started, f"refused: {exc}"
+                return closing, f"refused: {exc}", None
+            return closing, result.status, json.loads(result.payload)["started"] if result.status == "success" \
+                else result.payload
 
-    handler_started, outcome = run(body())
-    assert not handler_started
-    assert outcome == "success"
+    closing, outcome, started = run(body())
+    assert outcome == "success", started
+    assert started > closing                 # the handler began only after close(): close() came during Init
 
 
 def test_an_idle_worker_that_dies_is_replaced(run, make_function, open_scheduler, kit):
@@ -114,16 +152,18 @@ def test_an_idle_worker_that_dies_is_replaced(run, make_function, open_scheduler
 
     async def body():
         async with open_scheduler([spec]) as s:
-            pid, _ = json.loads((await s.invoke(spec.logical_id, b"{}")).payload)
+            before = json.loads((await s.invoke(spec.logical_id, b"{}")).payload)
+            [pid] = s.worker_pids(spec.logical_id)
             os.kill(pid, signal.SIGKILL)
             noticed = await kit.wait_for(lambda: s.idle_count(spec.logical_id) == 0, timeout_s=2.0)
             after = await s.invoke(spec.logical_id, b"{}")
-            return pid, noticed, after
+            return pid, before, noticed, after, s.worker_pids(spec.logical_id)
 
-    pid, noticed, after = run(body())
+    pid, before, noticed, after, pids_after = run(body())
     assert noticed
     assert after.status == "success"
-    assert json.loads(after.payload)[0] != pid
+    assert json.loads(after.payload) != before               # a new environment
+    assert len(pids_after) == 1 and pids_after != [pid]
     assert after.init_duration_ns > 0
 
 
@@ -132,23 +172,29 @@ def test_a_zygote_that_dies_is_restarted(run, make_function, open_scheduler, kit
 
     async def body():
         async with open_scheduler([spec]) as s:
-            pid, zygote = json.loads((await s.invoke(spec.logical_id, b"{}")).payload)
+            await s.invoke(spec.logical_id, b"{}")
+            zygote = s.zygote_pid
+            [pid] = s.worker_pids(spec.logical_id)
+            environment = _environment(s, pid)
             os.kill(zygote, signal.SIGKILL)
             # its workers die with it (PR_SET_PDEATHSIG) and leave the pool; an orphaned worker is
             # re-parented to init, which may leave it a zombie for a while: zombies count as gone
             noticed = await kit.wait_for(lambda: s.idle_count(spec.logical_id) == 0, timeout_s=2.0)
-            worker_gone = await kit.async_still_there([pid], timeout_s=2.0, check=kit.pid_running)
+            worker_gone = await kit.async_still_there(environment, timeout_s=2.0, check=kit.pid_running)
             after = await s.invoke(spec.logical_id, b"{}")
             # the dead zygote is the gateway's child: reaped by the time a new one was started
             zygote_gone = await kit.async_still_there([zygote], timeout_s=2.0)
-            return zygote, noticed, worker_gone, zygote_gone, after
+            new_zygote = s.zygote_pid
+            [new_pid] = s.worker_pids(spec.logical_id)
+            return zygote, noticed, worker_gone, zygote_gone, after, new_zygote, proc_ancestors(new_pid, new_zygote)
 
-    zygote, noticed, worker_gone, zygote_gone, after = run(body())
+    zygote, noticed, worker_gone, zygote_gone, after, new_zygote, new_ancestors = run(body())
     assert noticed
     assert worker_gone == []
     assert zygote_gone == []
     assert after.status == "success"
-    assert json.loads(after.payload)[1] != zygote
+    assert new_zygote not in (0, zygote)
+    assert new_ancestors[-1] == new_zygote                      # the new worker came from the new zygote
 
 
 async def _step_until(predicate, max_steps=200_000):
@@ -167,7 +213,8 @@ def test_close_during_a_fork_does_not_leave_the_invocation_hanging(run, make_fun
 
     async def body():
         async with open_scheduler([spec_a, spec_b]) as s:
-            _, zygote = json.loads((await s.invoke(spec_a.logical_id, b"{}")).payload)
+            await s.invoke(spec_a.logical_id, b"{}")
+            zygote = s.zygote_pid
             os.kill(zygote, signal.SIGSTOP)              # it cannot answer the fork request B's cold start sends
             try:
                 invoking = asyncio.ensure_future(s.invoke(spec_b.logical_id, b"{}"))

@@ -10,11 +10,13 @@ import pytest
 pytestmark = pytest.mark.integration   # starts real processes
 
 SLOW = """
-import os, time
+import time, uuid
+
+ENVIRONMENT = uuid.uuid4().hex   # made once per execution environment
 
 def handler(event, context):
     time.sleep(event.get("sleep", 0))
-    return os.getpid()
+    return ENVIRONMENT
 """
 
 RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"

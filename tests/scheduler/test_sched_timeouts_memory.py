@@ -9,20 +9,26 @@ import pytest
 
 pytestmark = pytest.mark.integration   # starts real processes
 
+# TOKEN is made at import, once per execution environment: the same token, the same worker. (A handler's
+# own pid says nothing: in a PID namespace every worker is pid 2; the host's are Scheduler.worker_pids.)
 SLOW = """
-import os, time
+import time, uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
     print("started", flush=True)
     time.sleep(event.get("sleep", 0))
-    return {"pid": os.getpid()}
+    return {"token": TOKEN}
 """
 
 FAST = """
-import os
+import uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
-    return {"pid": os.getpid()}
+    return {"token": TOKEN}
 """
 
 LATE_BOUND_S = 0.1        # how late a deadline may fire (generous, for a loaded CI machine)
@@ -34,15 +40,15 @@ def test_timeout_kills_the_worker_on_time(run, make_function, open_scheduler, ki
     async def body():
         async with open_scheduler([spec]) as s:
             warm = await s.invoke(spec.logical_id, b"{}")            # so the timed call has no Init phase
-            pid = json.loads(warm.payload)["pid"]
+            [pid] = s.worker_pids(spec.logical_id)
             started = time.monotonic()
             timed_out = await s.invoke(spec.logical_id, b'{"sleep": 5}', want_log=True)
             wall = time.monotonic() - started
             gone = await kit.async_still_there([pid], timeout_s=2.0)
             after = await s.invoke(spec.logical_id, b"{}")
-            return pid, timed_out, wall, gone, after, s.totals(spec.logical_id)
+            return warm, pid, timed_out, wall, gone, after, s.worker_pids(spec.logical_id), s.totals(spec.logical_id)
 
-    pid, result, wall, gone, after, totals = run(body())
+    warm, pid, result, wall, gone, after, pids_after, totals = run(body())
     rid = result.request_id
     assert result.status == "timeout"
     assert result.function_error == "Sandbox.Timedout"
@@ -61,7 +67,8 @@ def test_timeout_kills_the_worker_on_time(run, make_function, open_scheduler, ki
     assert report.endswith("\tStatus: timeout"), report
     # the environment is reset: the next invocation works on a new worker
     assert after.status == "success"
-    assert json.loads(after.payload)["pid"] != pid
+    assert json.loads(after.payload)["token"] != json.loads(warm.payload)["token"]
+    assert len(pids_after) == 1 and pids_after != [pid]
     assert after.init_duration_ns > 0
     assert totals["timeouts"] == 1
     assert totals["errors"] == 1          # CloudWatch counts timeouts as errors too
@@ -93,7 +100,7 @@ def test_a_timeout_does_not_disturb_other_functions(run, make_function, open_sch
     assert timed_out.status == "timeout"
     assert len(results) >= 10
     assert all(r.status == "success" for r in results)
-    assert len({json.loads(r.payload)["pid"] for r in results}) == 1     # the fast worker was never touched
+    assert len({json.loads(r.payload)["token"] for r in results}) == 1   # the fast worker was never touched
     assert max(walls) < 0.25, max(walls)
     assert fast_totals["errors"] == 0 and fast_totals["timeouts"] == 0
 
@@ -121,45 +128,54 @@ def test_deadlines_of_different_lengths_each_fire_on_time(run, make_function, op
     assert 2.0 <= long_wall <= 2.0 + LATE_BOUND_S, long_wall
 
 
+# Allocates in 1 MB pieces, as real code grows: between two pieces the memory watchdog's thread can run
+# (one allocation of hundreds of MB holds the GIL until it is done, which at 128 MB's CPU share takes seconds).
 HOG = """
-import os, time
+import time, uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
     if event.get("hog_mb"):
-        blob = b"x" * (event["hog_mb"] * 1024 * 1024)
+        blob = [b"x" * (1024 * 1024) for _ in range(event["hog_mb"])]
         time.sleep(event.get("hold_s", 3))          # hold it
-        return len(blob)
-    return {"pid": os.getpid()}
+        return sum(map(len, blob))
+    return {"token": TOKEN}
 """
 
 
 def test_exceeding_memory_size_is_runtime_out_of_memory(run, make_function, open_scheduler, kit):
-    spec = make_function(HOG, memory_mb=128, timeout_s=10)
+    hold_s = 8
+    spec = make_function(HOG, memory_mb=128, timeout_s=20)
+    event = json.dumps({"hog_mb": 300, "hold_s": hold_s}).encode()
 
     async def body():
         async with open_scheduler([spec]) as s:
             warm = await s.invoke(spec.logical_id, b"{}")
-            pid = json.loads(warm.payload)["pid"]
+            [pid] = s.worker_pids(spec.logical_id)
             started = time.monotonic()
-            oom = await s.invoke(spec.logical_id, b'{"hog_mb": 300}', want_log=True)
+            oom = await s.invoke(spec.logical_id, event, want_log=True)
             wall = time.monotonic() - started
             gone = await kit.async_still_there([pid], timeout_s=2.0)
             after = await s.invoke(spec.logical_id, b"{}")
-            return pid, oom, wall, gone, after
+            return warm, pid, oom, wall, gone, after, s.worker_pids(spec.logical_id)
 
-    pid, oom, wall, gone, after = run(body())
+    warm, pid, oom, wall, gone, after, pids_after = run(body())
     rid = oom.request_id
     assert oom.status == "error"
     assert oom.function_error == "Runtime.OutOfMemory"
     assert json.loads(oom.payload) == {"errorType": "Runtime.OutOfMemory",
                                        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"}
-    assert wall < 3.0, wall                    # killed while holding the memory, not after the handler's sleep
+    # killed as its memory passed MemorySize, not when the handler ended: sooner than the handler's sleep
+    # alone, however long the allocation took under 128 MB's share of a CPU
+    assert wall < hold_s, wall
     report = next(line for line in oom.log.decode().split("\n") if line.startswith("REPORT"))
     assert report.endswith("\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory"), report
     assert oom.max_memory_used_mb == 128
     assert gone == []
     assert after.status == "success"
-    assert json.loads(after.payload)["pid"] != pid
+    assert json.loads(after.payload)["token"] != json.loads(warm.payload)["token"]
+    assert len(pids_after) == 1 and pids_after != [pid]
 
 
 def test_memory_below_the_limit_is_fine(run, make_function, open_scheduler):

@@ -6,10 +6,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
 import gateway
+from support.processes import host_descendants, host_parents, thread_names
 
 pytestmark = pytest.mark.integration   # starts real processes
 
@@ -28,34 +30,43 @@ Resources:
       Timeout: 60
 """
 
-# writes "<worker pid> <zygote pid>" atomically, then stays busy well past the test
+# Names its thread MARKER (prctl PR_SET_NAME), then stays busy well past the test. The handler can
+# neither write a file the test could read (its filesystem is read-only) nor report a pid that means
+# anything on the host (it has its own PID namespace), and the CLI prints the function's log only when
+# the invocation ends: the test finds the thread's name in the host's /proc instead, which tells it both
+# that the handler runs and which host process runs it.
 SLOW_APP = """\
-import os, time
+import ctypes, time
 
 def handler(event, context):
-    root = os.environ["LAMBDA_TASK_ROOT"]
-    with open(os.path.join(root, "pids.tmp"), "w") as f:
-        f.write(f"{os.getpid()} {os.getppid()}")
-    os.rename(os.path.join(root, "pids.tmp"), os.path.join(root, "pids"))
+    ctypes.CDLL(None, use_errno=True).prctl(15, {marker!r}, 0, 0, 0)   # PR_SET_NAME
     time.sleep(60)
     return "finished"
 """
 
 
 def _start_cli(tmp_path):
+    marker = f"lg{uuid.uuid4().hex[:12]}"          # a thread name holds 15 characters
     (tmp_path / "template.yaml").write_text(TEMPLATE)
-    (tmp_path / "app.py").write_text(SLOW_APP)
+    (tmp_path / "app.py").write_text(SLOW_APP.format(marker=marker.encode()))
     # PYTHONPATH: the subprocess imports this checkout, whatever the current directory and however (or
     # whether) the package is installed
     env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "invoke", "--state-dir", str(tmp_path / "state")],
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "invoke", "--state-dir", str(tmp_path / "state")],
                             cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
+    return proc, marker
 
 
-def _wait_for_pids(proc, path, timeout_s=15.0):
+def _wait_for_handler(proc, marker, kit, timeout_s=15.0):
+    """Once the handler runs: [worker, (the environment's init,) zygote], host pids, found by walking
+    up from the process whose thread carries the marker to lambdagate's child."""
     deadline = time.monotonic() + timeout_s
-    while not path.exists():
+    while True:
+        parents = host_parents()
+        worker = next((pid for pid in host_descendants(proc.pid, parents) if marker in thread_names(pid)), None)
+        if worker is not None:
+            break
         if proc.poll() is not None:
             out, err = proc.communicate()
             pytest.fail(f"lambdagate exited early ({proc.returncode}): {out!r} {err.decode()}")
@@ -64,17 +75,21 @@ def _wait_for_pids(proc, path, timeout_s=15.0):
             proc.communicate()
             pytest.fail("the handler never started")
         time.sleep(0.01)
-    worker, zygote = map(int, path.read_text().split())
-    return worker, zygote
+    chain = [worker]
+    while parents[chain[-1]] != proc.pid:
+        chain.append(parents[chain[-1]])
+    zygote = chain[-1]
+    assert any("gateway.runtime.zygote" in part for part in kit.proc_cmdline(zygote)), kit.proc_cmdline(zygote)
+    # the worker is the zygote's child, or (PID namespaces) its grandchild with the environment's init between
+    assert len(chain) in (2, 3), chain
+    return chain
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_cli_stopped_mid_invocation_cleans_up(tmp_path, kit, sig):
-    proc = _start_cli(tmp_path)
+    proc, marker = _start_cli(tmp_path)
     try:
-        worker, zygote = _wait_for_pids(proc, tmp_path / "pids")
-        assert kit.proc_ppid(worker) == zygote
-        assert kit.proc_ppid(zygote) == proc.pid
+        chain = _wait_for_handler(proc, marker, kit)
         sent = time.monotonic()
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=10)
@@ -88,13 +103,13 @@ def test_cli_stopped_mid_invocation_cleans_up(tmp_path, kit, sig):
     assert b"Traceback" not in err, err.decode()
     assert b"finished" not in out
     # lambdagate reaps its zygote and the zygote its workers: nothing left, not even a zombie
-    assert kit.still_there([worker, zygote], timeout_s=3.0) == []
+    assert kit.still_there(chain, timeout_s=3.0) == []
 
 
 def test_cli_killed_mid_invocation_leaves_nothing_running(tmp_path, kit):
-    proc = _start_cli(tmp_path)
+    proc, marker = _start_cli(tmp_path)
     try:
-        worker, zygote = _wait_for_pids(proc, tmp_path / "pids")
+        chain = _wait_for_handler(proc, marker, kit)
         proc.send_signal(signal.SIGKILL)                 # no cleanup code runs in lambdagate
         proc.communicate(timeout=10)
     finally:
@@ -104,4 +119,4 @@ def test_cli_killed_mid_invocation_leaves_nothing_running(tmp_path, kit):
     assert proc.returncode == -signal.SIGKILL
     # the zygote dies with lambdagate and the worker with the zygote (PR_SET_PDEATHSIG). Orphans are
     # re-parented to init, which need not reap them promptly: a zombie is dead, so it counts as gone.
-    assert kit.still_there([worker, zygote], timeout_s=3.0, check=kit.pid_running) == []
+    assert kit.still_there(chain, timeout_s=3.0, check=kit.pid_running) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import re
 import signal
 import struct
@@ -17,6 +18,7 @@ import time
 import httpx
 import pytest
 
+from support.processes import host_descendants, host_parents, thread_names
 from support.servers import EXAMPLES, copy_app, pid_gone, wait_for
 
 pytestmark = pytest.mark.integration   # starts real processes
@@ -49,6 +51,36 @@ def png_size(data: bytes) -> tuple:
     assert data[:8] == PNG_SIGNATURE, data[:16]
     assert data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
+
+
+# --------------------------------------------------------------------------- the lab's processes, from the host
+# A function can leave no file the host sees and knows only its PID namespace's pids, so lab.py names
+# its thread "env-<function>" from Init on and "run-<function>" while a slow handler sleeps; these
+# helpers find those names among the start-api process's descendants in the host's /proc.
+
+def lab_processes(server, parents=None) -> dict:
+    """Host pid -> its thread names, for each of the server's descendants that runs lab.py."""
+    found = {}
+    for pid in host_descendants(server.proc.pid, parents):
+        names = {n for n in thread_names(pid) if n.startswith(("env-", "run-"))}
+        if names:
+            found[pid] = names
+    return found
+
+
+def environments(server) -> dict:
+    """Function name -> the host pids of its execution environments (each running lab.py)."""
+    by_function = {}
+    for pid, names in lab_processes(server).items():
+        functions = {n[4:] for n in names}
+        assert len(functions) == 1, (pid, names)
+        by_function.setdefault(functions.pop(), []).append(pid)
+    return {name: sorted(pids) for name, pids in by_function.items()}
+
+
+def running(server, function: str) -> list:
+    """Host pids of the environments where `function`'s slow handler is sleeping now."""
+    return [pid for pid, names in lab_processes(server).items() if f"run-{function}" in names]
 
 
 # --------------------------------------------------------------------------- pets-api, every route
@@ -228,13 +260,12 @@ def test_parallel_requests_to_a_slow_function_run_in_parallel(lab):
     elapsed = time.perf_counter() - started
     print(f"\n16 parallel requests to a 0.5 s function: {elapsed:.2f} s")
     assert [r.status_code for r in responses] == [200] * 16
-    pids = {r.json()["pid"] for r in responses}
+    served_by = {r.json()["environment"] for r in responses}
     assert elapsed < 4.0, f"16 x 0.5 s took {elapsed:.2f} s"
-    assert len(pids) >= 8, f"only {len(pids)} distinct workers served 16 concurrent requests"
+    assert len(served_by) >= 8, f"only {len(served_by)} distinct workers served 16 concurrent requests"
 
 
 def test_slow_function_does_not_delay_a_fast_one(lab):
-    marks = lab.template.parent / "marks"
     slow_result = {}
 
     def call_slow():
@@ -245,7 +276,7 @@ def test_slow_function_does_not_delay_a_fast_one(lab):
     thread = threading.Thread(target=call_slow)
     thread.start()
     try:
-        wait_for(lambda: list(marks.glob("started-Lingering-*")), 10, "the 2 s function to start")
+        wait_for(lambda: running(lab, "Lingering"), 10, "the 2 s function to start")
         with client(lab) as c:
             started = time.perf_counter()
             fast = c.get("/fast")
@@ -344,11 +375,11 @@ FUNCTIONS = ("Slow", "Lingering", "Fast", "Limited", "Sleepy", "TimesOut", "Rais
 @pytest.mark.parametrize("mode", ["EAGER", "LAZY"])
 def test_warm_containers(start_api, tmp_path, mode):
     template = copy_app("lab", tmp_path)
-    marks = template.parent / "marks"
     server = start_api(template, "--no-reload", "--warm-containers", mode)
-    inits = {p.name.split("-")[1]: int(p.read_text()) for p in marks.glob("init-*")} if marks.exists() else {}
+    inits = environments(server)                     # the environments that ran Init before serving
     if mode == "EAGER":
-        assert set(inits) == set(FUNCTIONS), "EAGER must start one worker per function before serving"
+        assert {name: len(pids) for name, pids in inits.items()} == {name: 1 for name in FUNCTIONS}, \
+            f"EAGER must start one worker per function before serving: {inits}"
     else:
         assert inits == {}
     with client(server) as c:
@@ -357,7 +388,7 @@ def test_warm_containers(start_api, tmp_path, mode):
     log = wait_for(lambda: (t := server.log_text("Fast")) and "REPORT" in t and t, 5, "Fast.log REPORT line")
     report = next(line for line in log.splitlines() if line.startswith("REPORT"))
     if mode == "EAGER":
-        assert response.json()["pid"] == inits["Fast"]
+        assert environments(server)["Fast"] == inits["Fast"]   # the eager worker served: no second one
         assert "Init Duration" not in report
         assert "INIT_START" not in log
     else:
@@ -371,7 +402,6 @@ def test_warm_containers(start_api, tmp_path, mode):
 def test_graceful_shutdown_finishes_in_flight_request(start_api, tmp_path, signum):
     template = copy_app("lab", tmp_path)
     server = start_api(template, "--no-reload")
-    pids_file = template.parent / "marks" / "sleepy.pids"
     result = {}
 
     def call():
@@ -384,8 +414,14 @@ def test_graceful_shutdown_finishes_in_flight_request(start_api, tmp_path, signu
     thread = threading.Thread(target=call)
     thread.start()
     try:
-        wait_for(pids_file.exists, 10, "the 1 s request to be in flight")
-        worker_pid, zygote_pid = map(int, pids_file.read_text().split())
+        [worker_pid] = wait_for(lambda: running(server, "Sleepy"), 10, "the 1 s request to be in flight")
+        # up from the worker to the server's child, the zygote, through the environment's init if any
+        parents, chain = host_parents(), [worker_pid]
+        while parents[chain[-1]] != server.proc.pid:
+            chain.append(parents[chain[-1]])
+        assert len(chain) in (2, 3), chain
+        with open(f"/proc/{chain[-1]}/cmdline", "rb") as f:
+            assert b"gateway.runtime.zygote" in f.read()
         server.signal(signum)
     finally:
         thread.join(15)
@@ -393,7 +429,8 @@ def test_graceful_shutdown_finishes_in_flight_request(start_api, tmp_path, signu
     assert result["response"].status_code == 200
     assert result["response"].json()["done"] is True
     assert server.wait(15) == 0
-    for pid, what in ((worker_pid, "worker"), (zygote_pid, "zygote")):
+    whats = ["worker", "environment init", "zygote"] if len(chain) == 3 else ["worker", "zygote"]
+    for pid, what in zip(chain, whats):
         wait_for(lambda: pid_gone(pid), 5, f"the {what} process {pid} to exit")
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.base_url + "/sleepy", timeout=2)

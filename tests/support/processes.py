@@ -83,6 +83,59 @@ def proc_cmdline(pid: int) -> list:
         return [part.decode() for part in f.read().split(b"\0") if part]
 
 
+def proc_ancestors(pid: int, until: int, max_depth: int = 16) -> list:
+    """The host pids above `pid`, nearest first, up to and including `until` (or up to pid 1 when
+    `until` is not an ancestor). A worker's list ends at the zygote that forked it: [zygote] at the
+    process and none isolation levels, [its environment's init, zygote] at the namespaces level."""
+    chain = []
+    while len(chain) < max_depth:
+        pid = proc_ppid(pid)
+        chain.append(pid)
+        if pid in (until, 0, 1):
+            break
+    return chain
+
+
+def host_parents() -> dict:
+    """pid -> parent pid, for every process on the host."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+    return parents
+
+
+def host_descendants(root: int, parents=None) -> list:
+    """Every process below `root` on the host, nearest generations first."""
+    parents = host_parents() if parents is None else parents
+    found, frontier = [], {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier}
+        found += frontier
+    return found
+
+
+def thread_names(pid: int) -> set:
+    """The names (comm) of a process's threads; empty once it is gone."""
+    names = set()
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return names
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                names.add(f.read().strip())
+        except OSError:
+            continue
+    return names
+
+
 class Kit:
     """Helpers the tests share, handed out by the `kit` fixture."""
     run = staticmethod(run_bounded)

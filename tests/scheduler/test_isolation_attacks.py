@@ -1,0 +1,203 @@
+"""Functions cannot see, steal from or starve each other (issue: tenancy). Each test is the attack,
+run by a real worker against real siblings, the real zygote and this process as the gateway: at
+the namespaces level it must fail, and the victim must keep being served. The same attack at
+`isolation="none"` shows that it is real."""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+
+import pytest
+
+from support.isolation import (ATTACKER, VICTIM, async_wait_until_gone, host_pids_with, kill_marked, machine_level,
+                               needs_namespaces)
+
+pytestmark = pytest.mark.integration   # real zygote, real workers
+
+SECRET = "s3cr3t-of-the-victim"
+
+
+def _functions(make_function, **attacker_fields):
+    victim = make_function(VICTIM, name="Victim", environment={"SECRET": SECRET})
+    attacker = make_function(ATTACKER, name="Attacker", **attacker_fields)
+    return victim, attacker
+
+
+async def _call(sched, name, event) -> dict:
+    result = await sched.invoke(name, json.dumps(event).encode())
+    assert result.function_error is None, result.payload
+    return json.loads(result.payload)
+
+
+@needs_namespaces
+def test_a_function_cannot_read_a_siblings_or_the_gateways_memory_or_environment(make_function, open_scheduler, run):
+    async def body():
+        async with open_scheduler(list(_functions(make_function))) as sched:
+            assert (await _call(sched, "Victim", {}))["secret"] == SECRET   # warm, with the secret in its environ
+            targets = [*sched.worker_pids("Victim"), sched.zygote_pid, os.getpid()]
+            found = await _call(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
+            # (its own environment's init lists its fds by file mode, but reads and opens nothing)
+            assert [leak for leak in found["leaks"] if leak != "1/fd"] == []
+            # its /proc holds its own environment only: the init and the worker
+            assert len(found["visible"]) <= 3, found["visible"]
+            assert (await _call(sched, "Victim", {}))["secret"] == SECRET
+    run(body())
+
+
+def test_without_isolation_the_same_snooping_reads_the_secret(make_function, open_scheduler, run):
+    async def body():
+        async with open_scheduler(list(_functions(make_function)), isolation="none") as sched:
+            await _call(sched, "Victim", {})
+            targets = sched.worker_pids("Victim")
+            found = await _call(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
+            assert f"{targets[0]}/secret-in-memory" in found["leaks"]
+    run(body())
+
+
+@needs_namespaces
+def test_a_function_cannot_signal_the_zygote_the_gateway_or_a_sibling(make_function, open_scheduler, run, kit):
+    async def body():
+        async with open_scheduler(list(_functions(make_function))) as sched:
+            await _call(sched, "Victim", {})
+            victims, zygote = sched.worker_pids("Victim"), sched.zygote_pid
+            targets = [*victims, zygote, os.getpid()]
+            results = await _call(sched, "Attacker", {"action": "kill", "targets": targets, "everyone": True})
+            for target in targets:
+                assert results[str(target)] in ("ESRCH", "EPERM"), results
+            assert kit.pid_running(zygote) and all(kit.pid_running(pid) for pid in victims)
+            assert sched.zygote_pid == zygote
+            assert (await _call(sched, "Victim", {}))["secret"] == SECRET
+            assert sched.worker_pids("Victim") == victims      # the same warm worker answered
+    run(body())
+
+
+def test_without_isolation_killing_the_zygote_works(make_function, open_scheduler, run, kit):
+    async def body():
+        async with open_scheduler(list(_functions(make_function)), isolation="none") as sched:
+            await _call(sched, "Victim", {})
+            zygote = sched.zygote_pid
+            results = await _call(sched, "Attacker", {"action": "kill", "targets": [zygote]})
+            assert results[str(zygote)] == "killed"
+            assert await kit.async_still_there([zygote], check=kit.pid_running) == []
+    run(body())
+
+
+@needs_namespaces
+def test_tmp_is_private_sized_by_ephemeral_storage_and_gone_with_the_environment(make_function, open_scheduler,
+                                                                                  run, tmp_path):
+    async def body():
+        # a whole vCPU, so that writing 512 MB takes well under the timeout
+        attacker = make_function(ATTACKER, name="Filler", ephemeral_storage_mb=512, memory_mb=1769, timeout_s=30)
+        other = make_function(ATTACKER, name="Other")
+        async with open_scheduler([attacker, other]) as sched:
+            filled = await _call(sched, "Filler", {"action": "fill_tmp", "limit": 1 << 40, "name": "Filler"})
+            assert filled["error"] == "ENOSPC"   # as on AWS: the 513th MB does not fit
+            assert 500 * (1 << 20) <= filled["written"] <= 512 * (1 << 20)
+            assert "left-by-Filler" in filled["tmp"] and filled["tempdir"] == "/tmp"
+            assert not os.path.exists("/tmp/left-by-Filler")           # not the host's /tmp
+            seen = await _call(sched, "Other", {"action": "fill_tmp", "limit": 1 << 20, "name": "Other"})
+            assert "left-by-Other" in seen["tmp"] and "left-by-Filler" not in seen["tmp"]   # nor the sibling's
+            sched.retire("Filler")                                      # the environment ends...
+            again = await _call(sched, "Filler", {"action": "fill_tmp", "limit": 1 << 20, "name": "Again"})
+            assert "left-by-Filler" not in again["tmp"] and again["written"] == 1 << 20   # ...and its /tmp with it
+    run(body())
+
+
+@needs_namespaces
+def test_the_filesystem_is_read_only_and_hides_other_functions_and_lambdagates_state(make_function, open_scheduler,
+                                                                                  run, tmp_path):
+    async def body():
+        victim, attacker = _functions(make_function)
+        state = tmp_path / "state"
+        state.mkdir()
+        (state / "events.sqlite3").write_text("every function's events")
+        async with open_scheduler([victim, attacker], state_dir=str(state)) as sched:
+            looked = await _call(sched, "Attacker", {
+                "action": "look", "paths": [victim.code_dir, str(state), attacker.code_dir],
+                "write": [os.path.join(attacker.code_dir, "planted.py"), os.path.join(victim.code_dir, "app.py"),
+                          "/usr/planted", "/tmp/allowed"]})
+            # another function's code, and the logs and events of every function: not there (an empty
+            # mount over them, or, under the host's /tmp, not in the environment's own /tmp at all)
+            assert looked["seen"][victim.code_dir] in ([], "ENOENT")
+            assert looked["seen"][str(state)] in ([], "ENOENT")
+            assert "app.py" in looked["seen"][attacker.code_dir]    # its own code is
+            writes = looked["writes"]
+            assert writes[os.path.join(attacker.code_dir, "planted.py")] == "EROFS"
+            assert writes["/usr/planted"] == "EROFS"
+            assert writes[os.path.join(victim.code_dir, "app.py")] in ("EROFS", "ENOENT")
+            assert writes["/tmp/allowed"] == "written"
+            # no disk to open: only the harmless devices
+            assert set(looked["dev"]) <= {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout",
+                                          "stderr"}
+        assert not os.path.exists(os.path.join(victim.code_dir, "planted.py"))
+    run(body())
+
+
+@needs_namespaces
+def test_a_setsid_child_dies_with_its_environment(make_function, open_scheduler, run):
+    marker = f"lambdagate-setsid-{os.getpid()}-env"
+
+    async def body():
+        async with open_scheduler([make_function(ATTACKER, name="Spawner")]) as sched:
+            await _call(sched, "Spawner", {"action": "spawn", "marker": marker})
+            assert host_pids_with(marker), "the child never started"
+            sched.retire("Spawner")
+            assert await async_wait_until_gone(marker) == []
+    try:
+        run(body())
+    finally:
+        kill_marked(marker)
+
+
+@needs_namespaces
+def test_an_environment_has_1024_processes_and_threads(make_function, open_scheduler, run):
+    async def body():
+        async with open_scheduler([make_function(ATTACKER, name="Forker", memory_mb=1769, timeout_s=30)]) as sched:
+            started = (await _call(sched, "Forker", {"action": "threads"}))["threads"]
+            # the init, the worker's main thread and its watchdog take a few of the 1024
+            assert 1000 <= started < 1024
+            assert (await _call(sched, "Forker", {"action": "threads"}))["threads"] == started   # all released
+    run(body())
+
+
+@needs_namespaces
+def test_cpu_is_shared_in_proportion_to_memory(make_function, open_scheduler, run):
+    """A 128 MB function spinning gets about 128/1769 of a CPU, as on AWS, so it cannot take a core
+    from the others; a 1769 MB one gets a whole one."""
+    async def body():
+        small = make_function(ATTACKER, name="Small", memory_mb=128)
+        big = make_function(ATTACKER, name="Big", memory_mb=1769)
+        async with open_scheduler([small, big]) as sched:
+            small_cpu = (await _call(sched, "Small", {"action": "spin", "seconds": 1.0}))["cpu_s"]
+            big_cpu = (await _call(sched, "Big", {"action": "spin", "seconds": 1.0}))["cpu_s"]
+            assert 0.02 <= small_cpu <= 0.2, small_cpu       # 0.072 s of CPU per second of wall time
+            assert big_cpu >= 0.5, big_cpu
+    run(body())
+
+
+@needs_namespaces
+def test_the_isolation_in_force_is_said_once_at_startup(make_function, open_scheduler, run, caplog):
+    async def body():
+        async with open_scheduler([make_function(VICTIM, name="Victim", environment={"SECRET": "x"})]) as sched:
+            await _call(sched, "Victim", {})
+            return sched.isolation.level
+    with caplog.at_level(logging.INFO, logger="lambdagate"):
+        level = run(body())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("isolation: ")]
+    assert level == machine_level() == "namespaces"
+    assert len(lines) == 1 and lines[0].startswith("isolation: pidns+mountns"), lines
+
+
+@needs_namespaces
+def test_a_gateway_run_from_a_script_in_tmp_still_starts_workers(make_function, open_scheduler, run, monkeypatch):
+    """sys.path[0] is /tmp for `python /tmp/script.py`: /tmp itself is not bound over the private one."""
+    monkeypatch.setattr("sys.path", ["/tmp", *__import__("sys").path])
+
+    async def body():
+        async with open_scheduler([make_function(ATTACKER, name="Looker")]) as sched:
+            looked = await _call(sched, "Looker", {"action": "look", "paths": ["/tmp"], "write": ["/tmp/mine"]})
+            assert looked["writes"]["/tmp/mine"] == "written"
+            assert not os.path.exists("/tmp/mine")
+    run(body())

@@ -1,0 +1,82 @@
+"""The process level: what lambdagate does where namespaces are not available (not root). Forced
+here with isolation="process", so that it is tested on every machine."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from support.isolation import ATTACKER, VICTIM, async_wait_until_gone, host_pids_with, kill_marked
+
+pytestmark = pytest.mark.integration   # real zygote, real workers
+
+SECRET = "s3cr3t-of-the-victim"
+
+
+async def _call(sched, name, event) -> dict:
+    result = await sched.invoke(name, json.dumps(event).encode())
+    assert result.function_error is None, result.payload
+    return json.loads(result.payload)
+
+
+def test_a_function_cannot_read_a_siblings_memory_or_the_zygotes(make_function, open_scheduler, run):
+    async def body():
+        victim = make_function(VICTIM, name="Victim", environment={"SECRET": SECRET})
+        attacker = make_function(ATTACKER, name="Attacker")
+        async with open_scheduler([victim, attacker], isolation="process") as sched:
+            assert sched.isolation.level == "process"
+            await _call(sched, "Victim", {})
+            targets = [*sched.worker_pids("Victim"), sched.zygote_pid]
+            found = await _call(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
+            stolen = [leak for leak in found["leaks"] if int(leak.split("/")[0]) in targets]
+            if os.geteuid() == 0:   # uid 0 lists any root-owned directory, fd numbers included; it opens none
+                stolen = [leak for leak in stolen if not leak.endswith("/fd")]
+            assert stolen == []
+            assert (await _call(sched, "Victim", {}))["secret"] == SECRET
+    run(body())
+
+
+def test_each_environment_has_its_own_tmpdir_removed_when_it_ends(make_function, open_scheduler, run):
+    async def body():
+        one = make_function(ATTACKER, name="One")
+        two = make_function(ATTACKER, name="Two")
+        async with open_scheduler([one, two], isolation="process") as sched:
+            first = await _call(sched, "One", {"action": "fill_tmp", "limit": 1 << 20, "name": "One"})
+            second = await _call(sched, "Two", {"action": "fill_tmp", "limit": 1 << 20, "name": "Two"})
+            assert first["tempdir"] != second["tempdir"] and "/tmp" not in (first["tempdir"], second["tempdir"])
+            assert os.path.isdir(first["tempdir"]) and (os.stat(first["tempdir"]).st_mode & 0o777) == 0o700
+            sched.retire("One")
+            gone = await async_wait_until_gone_path(first["tempdir"])
+            assert gone
+        assert not os.path.exists(second["tempdir"])
+    run(body())
+
+
+async def async_wait_until_gone_path(path: str, timeout_s: float = 5.0) -> bool:
+    import asyncio
+    import time
+    deadline = time.monotonic() + timeout_s
+    while os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize("how", ["environment ends", "lambdagate stops"])
+def test_a_setsid_child_is_killed_with_its_environment(make_function, open_scheduler, run, how):
+    marker = f"lambdagate-setsid-{os.getpid()}-process-{how.replace(' ', '-')}"
+
+    async def body():
+        async with open_scheduler([make_function(ATTACKER, name="Spawner")], isolation="process") as sched:
+            await _call(sched, "Spawner", {"action": "spawn", "marker": marker})
+            assert host_pids_with(marker), "the child never started"
+            if how == "environment ends":
+                sched.retire("Spawner")
+                assert await async_wait_until_gone(marker) == []
+        assert await async_wait_until_gone(marker) == []
+    try:
+        run(body())
+    finally:
+        kill_marked(marker)
