@@ -75,7 +75,9 @@ async def serve(template: str, port: int, state_dir: str, durability: str) -> No
     from gateway.scheduler import Scheduler
 
     spec = load_template(template)
-    config = Config(state_dir=state_dir, console_logs=False, async_durability=durability)
+    # the cost of the path itself: isolation_bench.py measures what isolation adds, and at
+    # 128 MB an isolated worker would wait for AWS's CPU share (7.2 % of a CPU) after Init
+    config = Config(state_dir=state_dir, console_logs=False, async_durability=durability, isolation="none")
     scheduler = Scheduler(list(spec.functions.values()), config)
     await scheduler.start()
     app = build_lambda_app(scheduler, config)
@@ -240,7 +242,7 @@ async def scheduler_baseline(root: str, n: int, seconds: float) -> dict:
 
     spec = load_template(os.path.join(root, "template.yaml"))
     sched = Scheduler(list(spec.functions.values()), Config(state_dir=os.path.join(root, ".state-baseline"),
-                                                            console_logs=False))
+                                                            console_logs=False, isolation="none"))
     await sched.start()
     try:
         rtt = await warm_round_trip(sched, "Ok", n)

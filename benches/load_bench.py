@@ -119,6 +119,8 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16", help="comma-separated connection counts")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds per connection count; "
                         "medians are printed (default 1)")
+    parser.add_argument("--isolation", default="auto", choices=("auto", "namespaces", "process", "none"),
+                        help="lambdagate's --isolation (default auto, as a user runs it)")
     args = parser.parse_args()
     wrk = find_wrk()
     work = tempfile.mkdtemp(prefix="lambdagate-load-")
@@ -138,7 +140,8 @@ def main() -> None:
         wait_port(stub_port, stub)
         # started last, on a quiet machine, so that its time to ready is its own
         gateway = start([sys.executable, "-m", "gateway.cli", "start-api", "-t", EXAMPLE, "-p", str(lg_port),
-                         "--lambda-port", "0", "--no-reload", "--quiet", "--state-dir", os.path.join(work, "state")],
+                         "--lambda-port", "0", "--no-reload", "--quiet", "--isolation", args.isolation,
+                         "--state-dir", os.path.join(work, "state")],
                         lg_port, work)
         ready_s = wait_port(lg_port, gateway)
         cold_ms = first_request_ms(f"http://127.0.0.1:{lg_port}/hello")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import select
 import signal
 import stat
 import struct
@@ -51,15 +50,6 @@ _DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/
                  "stderr": "/proc/self/fd/2"}
 # Kernel knobs that uid 0 may write by file mode alone: read-only in an environment.
 _PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger")
-
-# Records on an environment's report pipe (each one write, under PIPE_BUF, so never interleaved).
-_WORKER_PID = b"P"                  # + int32: the worker's pid as the gateway sees it
-_ENDED = b"S"                       # + int32 wait status + int64 peak RSS kB: how the worker ended
-_FAILED = b"E"                      # + text: the environment could not be built
-_PID_RECORD = struct.Struct("=i")
-_END_RECORD = struct.Struct("=iq")
-_REPORT_WAIT_S = 5.0
-
 
 class SandboxError(OSError):
     pass
@@ -95,21 +85,6 @@ def _read_only_tree(path: str) -> None:
 
 def prctl(option: int, arg: int = 0) -> None:
     _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl {option}")
-
-
-def die_with_parent(parent_pid: int, signum: int = signal.SIGKILL) -> None:
-    """Get `signum` when the parent ends; end now if it already has (it may have died before this)."""
-    prctl(PR_SET_PDEATHSIG, signum)
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-
-def _die_with_zygote(zygote_pid: int) -> None:
-    """die_with_parent for a namespace's init, whose parent is outside its namespace (getppid()
-    answers 0): the host's /proc, still mounted here, says whether the zygote is alive."""
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if not os.path.exists(f"/proc/{zygote_pid}"):
-        os._exit(1)
 
 
 def not_dumpable() -> None:
@@ -173,77 +148,101 @@ def resolve(requested: str) -> tuple:
 # --------------------------------------------------------------------------- the namespaces level
 
 class NamespaceForker:
-    """Forks each environment as the first process of a new PID namespace, from the zygote,
-    which itself stays where it is."""
+    """Forks each worker as pid 2 of a PID namespace of its own, from the zygote, which itself stays
+    where it is. Pid 1 is the environment's init, forked ahead of time (`prepare`, while the zygote
+    is idle) so that a cold start pays for one fork, as without isolation."""
 
-    def __init__(self):
+    def __init__(self, zygote_pid: int, close_in_init):
+        self._zygote_pid = zygote_pid
+        self._close_in_init = close_in_init   # what an init must not keep: the zygote's sockets
         self._own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        self._spare = None                    # (init pid, its namespace's fd)
 
-    def fork(self) -> int:
-        unshare(CLONE_NEWPID)           # only children are moved: the next fork is the new namespace's init
-        pid = os.fork()
-        if pid != 0:
-            setns(self._own_pid_ns, CLONE_NEWPID)   # later forks (the next one's unshare) start afresh
-        return pid
+    def prepare(self) -> None:
+        """Have an init ready for the next environment."""
+        if self._spare is not None:
+            return
+        unshare(CLONE_NEWPID)               # only children move: the next fork is the namespace's init
+        try:
+            init = os.fork()
+            if init == 0:
+                _run_init(self._zygote_pid, lambda: (*self._close_in_init(), self._own_pid_ns))   # never returns
+        finally:
+            setns(self._own_pid_ns, CLONE_NEWPID)
+        self._spare = (init, os.open(f"/proc/{init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC))
+
+    def fork(self) -> tuple:
+        """(worker pid, its init's pid) in the zygote; (0, 0) in the worker."""
+        self.prepare()
+        init, ns_fd = self._spare
+        self._spare = None
+        try:
+            setns(ns_fd, CLONE_NEWPID)
+            pid = os.fork()
+        except BaseException:
+            _kill(init)
+            raise
+        finally:
+            os.close(ns_fd)
+        if pid == 0:
+            return 0, 0
+        setns(self._own_pid_ns, CLONE_NEWPID)
+        return pid, init
+
+    def spare_init(self) -> int:
+        return self._spare[0] if self._spare is not None else 0
 
     def close(self) -> None:
+        """In the zygote at exit, or in a worker: forget the spare (the zygote kills it)."""
+        if self._spare is not None:
+            os.close(self._spare[1])
+            self._spare = None
         os.close(self._own_pid_ns)
 
 
-def become_environment(sandbox: dict, report_fd: int, zygote_pid: int, keep_fds: tuple) -> None:
-    """In a fresh fork of NamespaceForker: build the environment. Returns in its worker, which then
-    becomes the function's runtime; this process itself stays the namespace's init and never returns."""
+def _kill(pid: int) -> None:
     try:
-        _die_with_zygote(zygote_pid)
-        for procs in sandbox.get("cgroups", ()):
-            with open(procs, "w") as f:    # "0": the writer; the worker and all it starts follow
-                f.write("0")
-        unshare(CLONE_NEWNS)
-        mount(None, "/", None, MS_REC | MS_PRIVATE)   # nothing done here propagates to the host
-        not_dumpable()                  # the worker may not trace its init
-        init_pid = os.getpid()
-        worker = os.fork()
-    except BaseException as exc:
-        _report(report_fd, _FAILED + f"cannot build the environment: {exc}".encode()[:400])
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _run_init(zygote_pid: int, close_in_init) -> None:
+    """A namespace's pid 1: reaps whatever is orphaned into it and otherwise sleeps. Signals from
+    inside the namespace do not reach it; the zygote kills it when the worker has ended, and the
+    kernel then kills everything left in the namespace. Never returns."""
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})   # kept pending for sigwaitinfo
+        for what in close_in_init():
+            what.close() if hasattr(what, "close") else os.close(what)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if not os.path.exists(f"/proc/{zygote_pid}"):   # the zygote died before the line above
+            os._exit(1)
+        not_dumpable()                  # no worker may trace it
+        while True:
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                    pass
+            except ChildProcessError:
+                pass
+            signal.sigwaitinfo({signal.SIGCHLD})
+    finally:
         os._exit(1)
-    if worker == 0:
-        _become_worker(sandbox, report_fd, init_pid)
-        return
-    _run_init(worker, report_fd, keep_fds)
 
 
-def _become_worker(sandbox: dict, report_fd: int, init_pid: int) -> None:
-    os.setsid()                         # its own session: kill(0, ...) reaches nothing outside
-    die_with_parent(init_pid)
-    # still the host's /proc here, which names pids as the gateway sees them
-    _report(report_fd, _WORKER_PID + _PID_RECORD.pack(int(os.readlink("/proc/self"))))
-    os.close(report_fd)
+def become_environment(sandbox: dict) -> None:
+    """In a worker forked by NamespaceForker, before anything of the function runs: its cgroup,
+    its mount namespace and view of the filesystem, no capability, a session of its own."""
+    for join in sandbox.get("cgroups", ()):
+        with open(join, "w") as f:      # "0": this thread, before it starts any other
+            f.write("0")
+    unshare(CLONE_NEWNS)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)   # nothing done here propagates to the host
     _build_filesystem(sandbox)
     drop_capabilities()
-
-
-def _run_init(worker: int, report_fd: int, keep_fds: tuple) -> None:
-    """The namespace's pid 1: reap whatever is orphaned into it until the worker ends, then say how
-    and exit, and the kernel kills the rest. Signals from inside the namespace do not reach it."""
-    for fd in keep_fds:
-        os.close(fd)                    # the worker's pipes and log are the worker's alone
-    while True:
-        try:
-            pid, status, usage = os.wait4(-1, 0)
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            os._exit(1)
-        if pid == worker:
-            _report(report_fd, _ENDED + _END_RECORD.pack(status, usage.ru_maxrss))
-            os._exit(0)
-
-
-def _report(fd: int, record: bytes) -> None:
-    try:
-        os.write(fd, record)
-    except OSError:
-        pass
 
 
 def _build_filesystem(sandbox: dict) -> None:
@@ -292,31 +291,6 @@ def _build_dev() -> None:
     for name, to in _DEVICE_LINKS.items():
         os.symlink(to, f"/dev/{name}")
     mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
-
-
-def read_worker_pid(report_fd: int) -> tuple:
-    """In the zygote, after NamespaceForker.fork: (the worker's pid, None) or (-1, why not)."""
-    readable, _, _ = select.select([report_fd], [], [], _REPORT_WAIT_S)
-    if not readable:
-        return -1, "the environment did not start its worker in time"
-    record = os.read(report_fd, 1 + _PID_RECORD.size)
-    if record[:1] == _WORKER_PID and len(record) == 1 + _PID_RECORD.size:
-        return _PID_RECORD.unpack(record[1:])[0], None
-    if record[:1] == _FAILED:
-        return -1, (record[1:] + os.read(report_fd, 512)).decode(errors="replace")
-    return -1, "the environment ended before its worker started"
-
-
-def read_end(report_fd: int):
-    """In the zygote, once the init has exited: (wait status, peak RSS kB) of its worker, or None."""
-    os.set_blocking(report_fd, False)
-    try:
-        record = os.read(report_fd, 1 + _END_RECORD.size)
-    except OSError:
-        return None
-    if record[:1] == _ENDED and len(record) == 1 + _END_RECORD.size:
-        return _END_RECORD.unpack(record[1:])
-    return None
 
 
 # --------------------------------------------------------------------------- the process level

@@ -44,6 +44,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _FDS_SPACE = socket.CMSG_SPACE(3 * array.array("i").itemsize)
 
 
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -87,13 +94,14 @@ class Zygote:
         self.control = control
         self.isolation = isolation
         self.isolation_note = isolation_note
-        # each child forked: pid -> (its worker's pid, the environment's report pipe or -1). At the
-        # namespaces level the child is the environment's init and the worker its child; else both are one.
+        # each worker forked: pid -> the pid of its environment's init (namespaces level), else 0
         self.children: dict = {}
-        self._forker = sandbox.NamespaceForker() if isolation == wire.ISOLATION_NAMESPACES else None
         self.pid = os.getpid()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
+        self._forker = None
+        if isolation == wire.ISOLATION_NAMESPACES:
+            self._forker = sandbox.NamespaceForker(self.pid, lambda: (self.control, self.wake_r, self.wake_w))
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -106,6 +114,8 @@ class Zygote:
         self._send(wire.zygote_ready_message(os.getpid(), self.isolation, self.isolation_note))
         try:
             while True:
+                if self._forker is not None:
+                    self._forker.prepare()   # the next environment's init, while nobody waits
                 readable, _, _ = select.select([self.control, self.wake_r], [], [])
                 if self.wake_r in readable:
                     os.read(self.wake_r, 4096)
@@ -147,51 +157,36 @@ class Zygote:
                 os.close(fd)
             self._send(wire.fork_failed_message(seq, f"expected {expected} file descriptors"))
             return
-        report_r = report_w = -1
+        init = 0
         try:
             if self._forker is not None:
-                report_r, report_w = os.pipe2(os.O_CLOEXEC)
-                pid = self._forker.fork()
+                pid, init = self._forker.fork()
             else:
                 pid = os.fork()
         except OSError as exc:
-            for fd in (*fds, report_r, report_w):
-                if fd >= 0:
-                    os.close(fd)
+            for fd in fds:
+                os.close(fd)
             self._send(wire.fork_failed_message(seq, str(exc)))
             return
         if pid == 0:
-            self._enter_environment(spec, fds, report_r, report_w)
+            self._enter_environment(spec, fds)
             if expected == 1:
                 self._become_executable(spec, fds[0])
             self._become_worker(spec, fds[0], fds[1], fds[2])
         for fd in fds:
             os.close(fd)
-        worker_pid = pid
-        if report_w >= 0:
-            os.close(report_w)
-            worker_pid, error = sandbox.read_worker_pid(report_r)
-            if worker_pid <= 0:  # the environment could not be built: its init ends, the fork failed
-                _kill_group(pid)
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                os.close(report_r)
-                self._send(wire.fork_failed_message(seq, error))
-                return
-        self.children[pid] = (worker_pid, report_r)
-        self._send(wire.forked_message(seq, worker_pid))
+        self.children[pid] = init
+        self._send(wire.forked_message(seq, pid))
 
-    def _enter_environment(self, spec: dict, fds: list, report_r: int, report_w: int) -> None:
-        """In the child: leave the zygote, then become the environment the isolation level builds.
-        At the namespaces level this returns only in the worker, a child of the environment's init."""
+    def _enter_environment(self, spec: dict, fds: list) -> None:
+        """In the child: leave the zygote, then become the environment the isolation level builds."""
         self._leave_zygote()
-        box = spec.get("sandbox")
+        box = spec.get("sandbox") or {}
         try:
             if self.isolation == wire.ISOLATION_NAMESPACES:
-                os.close(report_r)
-                sandbox.become_environment(box or {}, report_w, self.pid, tuple(fds))
+                sandbox.become_environment(box)
             elif self.isolation == wire.ISOLATION_PROCESS:
-                sandbox.become_process_worker(box or {})
+                sandbox.become_process_worker(box)
         except BaseException as exc:  # say why in the function's log, and end
             try:
                 os.write(fds[-1], f"lambdagate: cannot isolate the environment: {exc}\n".encode())
@@ -206,12 +201,9 @@ class Zygote:
         self.control.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
-        for _, report_r in self.children.values():
-            if report_r >= 0:
-                os.close(report_r)
         if self._forker is not None:
             self._forker.close()
-        os.setpgid(0, 0)
+        os.setsid()   # its own session and group: kill(0, ...) reaches nothing outside it
         _die_with_parent()  # kept across exec
         _aws_limits()
 
@@ -250,22 +242,19 @@ class Zygote:
                 break
             if pid == 0:
                 break
-            child = self.children.pop(pid, None)
-            if child is None:
-                continue  # an orphan adopted at the process level and killed: nobody asked about it
+            if pid not in self.children:
+                continue  # an environment's init that was ended, or an orphan adopted at the process level
             reaped = True
-            worker_pid, report_r = child
-            max_rss_kb = usage.ru_maxrss
-            if report_r >= 0:   # the environment's init: how its worker ended is on the report pipe
-                ended = sandbox.read_end(report_r)
-                os.close(report_r)
-                if ended is not None:
-                    status, max_rss_kb = ended
-            # an environment ends whole, as on AWS: what the handler started in the worker's
-            # process group goes with it (the group keeps the pid from being reused meanwhile)
+            init = self.children.pop(pid)
+            # an environment ends whole, as on AWS: what the handler started goes with it. At the
+            # namespaces level, ending the init makes the kernel kill all that is left in the
+            # namespace, setsid or not; otherwise the worker's process group is killed (the group
+            # keeps the pid from being reused meanwhile)
+            if init:
+                _kill(init)
             _kill_group(pid)
-            # the child's peak resident set: Max Memory Used of an environment that died
-            self._send(wire.exited_message(worker_pid, status, max_rss_kb))
+            # the worker's peak resident set: Max Memory Used of an environment that died
+            self._send(wire.exited_message(pid, status, usage.ru_maxrss))
         if reaped and self.isolation == wire.ISOLATION_PROCESS:
             sandbox.kill_adopted(self.children)   # what an ended worker left behind, setsid or not
 
@@ -280,13 +269,14 @@ class Zygote:
         # the gateway's death arrives twice (SIGTERM, and the control socket closing): the second
         # must not cut this short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        inits = [init for init in self.children.values() if init]
+        if self._forker is not None and self._forker.spare_init():
+            inits.append(self._forker.spare_init())
         for pid in list(self.children):
             _kill_group(pid)
-            try:
-                os.kill(pid, signal.SIGKILL)   # an environment's init: its namespace goes with it
-            except ProcessLookupError:
-                pass
-        for pid in list(self.children):
+        for init in inits:
+            _kill(init)     # and with it everything in its namespace
+        for pid in [*self.children, *inits]:
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:

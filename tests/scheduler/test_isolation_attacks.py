@@ -4,10 +4,12 @@ the namespaces level it must fail, and the victim must keep being served. The sa
 `isolation="none"` shows that it is real."""
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import logging
 import os
+import time
 
 import pytest
 
@@ -66,6 +68,7 @@ def test_a_function_cannot_signal_the_zygote_the_gateway_or_a_sibling(make_funct
             results = await _call(sched, "Attacker", {"action": "kill", "targets": targets, "everyone": True})
             for target in targets:
                 assert results[str(target)] in ("ESRCH", "EPERM"), results
+            assert results["parent"] == 0          # its parent (the zygote) has no pid in its namespace
             assert kit.pid_running(zygote) and all(kit.pid_running(pid) for pid in victims)
             assert sched.zygote_pid == zygote
             assert (await _call(sched, "Victim", {}))["secret"] == SECRET
@@ -174,6 +177,36 @@ def test_cpu_is_shared_in_proportion_to_memory(make_function, open_scheduler, ru
             big_cpu = (await _call(sched, "Big", {"action": "spin", "seconds": 1.0}))["cpu_s"]
             assert 0.02 <= small_cpu <= 0.2, small_cpu       # 0.072 s of CPU per second of wall time
             assert big_cpu >= 0.5, big_cpu
+    run(body())
+
+
+@needs_namespaces
+def test_a_spinning_function_does_not_starve_a_healthy_one(make_function, open_scheduler, run):
+    """Three 128 MB functions spin for 2 s, more than this machine's cores; a healthy function keeps
+    being served meanwhile at no less than half the rate it had alone (without the CPU quota each
+    spinner takes a whole core)."""
+    async def healthy_calls(sched, seconds: float) -> int:
+        count, stop = 0, time.monotonic() + seconds
+        while time.monotonic() < stop:
+            await _call(sched, "Healthy", {"secret": "x"})
+            count += 1
+        return count
+
+    async def body():
+        spinners = [make_function(ATTACKER, name=f"Spinner{i}", memory_mb=128, timeout_s=10) for i in range(3)]
+        healthy = make_function(VICTIM, name="Healthy", memory_mb=1769, environment={"SECRET": "x"})
+        async with open_scheduler([*spinners, healthy]) as sched:
+            await _call(sched, "Healthy", {})
+            for spinner in spinners:                 # Init done: the next call is the spin alone
+                await _call(sched, spinner.function_name, {"action": "spin", "seconds": 0})
+            alone = await healthy_calls(sched, 1.0)
+            spins = [asyncio.ensure_future(_call(sched, s.function_name, {"action": "spin", "seconds": 2.0}))
+                     for s in spinners]
+            await asyncio.sleep(0.2)                 # the spinners are spinning
+            beside = await healthy_calls(sched, 1.0)
+            used = [r["cpu_s"] for r in await asyncio.gather(*spins)]
+            assert all(cpu <= 0.35 for cpu in used), used    # about 0.145 s each in 2 s
+            assert beside >= alone * 0.5, (alone, beside)
     run(body())
 
 

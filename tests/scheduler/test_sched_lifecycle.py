@@ -12,7 +12,7 @@ import time
 import pytest
 
 from gateway.errors import LambdagateError, Throttled
-from support.processes import proc_ancestors
+from support.processes import environment_pids, proc_ancestors
 
 pytestmark = pytest.mark.integration   # starts real processes
 
@@ -29,10 +29,6 @@ def handler(event, context):
 """
 
 
-def _environment(s, worker_pid: int) -> list:
-    """The host pids of a worker's execution environment: the worker, and at the namespaces level the
-    init of its PID namespace (the pids between the worker and the zygote)."""
-    return [worker_pid, *proc_ancestors(worker_pid, s.zygote_pid)[:-1]]
 
 
 def test_close_leaves_no_worker_and_no_zygote(run, make_function, open_scheduler, kit):
@@ -50,7 +46,7 @@ def test_close_leaves_no_worker_and_no_zygote(run, make_function, open_scheduler
             await kit.wait_for(lambda: s.idle_count(spec_b.logical_id) == 0, timeout_s=3.0)
             listed, zygote = s.worker_pids(), s.zygote_pid
             ancestors = [proc_ancestors(pid, zygote) for pid in listed]
-            environments = [pid for worker in listed for pid in _environment(s, worker)]
+            environments = [pid for worker in listed for pid in environment_pids(worker)]
             await s.close()
             try:
                 await asyncio.wait_for(busy, 3.0)
@@ -108,7 +104,7 @@ def test_close_with_grace_lets_running_invocations_finish(run, make_function, op
             busy = asyncio.ensure_future(s.invoke(spec.logical_id, event))
             await asyncio.wait_for(handler_runs.wait(), 3.0)
             [worker] = s.worker_pids(spec.logical_id)
-            processes = _environment(s, worker) + [s.zygote_pid]
+            processes = environment_pids(worker) + [s.zygote_pid]
             closing = time.monotonic()
             await s.close(grace_s=5.0)
             result = await busy
@@ -175,7 +171,7 @@ def test_a_zygote_that_dies_is_restarted(run, make_function, open_scheduler, kit
             await s.invoke(spec.logical_id, b"{}")
             zygote = s.zygote_pid
             [pid] = s.worker_pids(spec.logical_id)
-            environment = _environment(s, pid)
+            environment = environment_pids(pid)
             os.kill(zygote, signal.SIGKILL)
             # its workers die with it (PR_SET_PDEATHSIG) and leave the pool; an orphaned worker is
             # re-parented to init, which may leave it a zombie for a while: zombies count as gone

@@ -10,7 +10,7 @@ import time
 from gateway.errors import Throttled
 import pytest
 
-from support.processes import proc_ancestors
+from support.processes import environment_pids, pid_namespace, proc_ancestors
 
 pytestmark = pytest.mark.integration   # starts real processes
 
@@ -31,16 +31,6 @@ def handler(event, context):
 """
 
 
-def _hops_to_zygote(s) -> int:
-    """How many parents up a worker's zygote is on the host: its direct parent at the process and none
-    levels; at the namespaces level its parent is its environment's init (pid 1 of the worker's own
-    PID namespace), a fork of the zygote."""
-    return 2 if s.isolation.level == "namespaces" else 1
-
-
-def _environment(s, worker_pid: int) -> list:
-    """The host pids of a worker's execution environment: the worker, and its init at the namespaces level."""
-    return [worker_pid, *proc_ancestors(worker_pid, s.zygote_pid)[:-1]]
 
 
 def test_warm_worker_keeps_module_state_and_only_the_first_call_is_cold(run, make_function, open_scheduler):
@@ -108,7 +98,8 @@ def test_workers_are_forked_from_the_zygote_started_with_the_real_interpreter(ru
             facts = {
                 "zygote": zygote,
                 "workers": workers,
-                "hops": _hops_to_zygote(s),
+                "level": s.isolation.level,
+                "namespaces": [pid_namespace(pid) for pid in workers],
                 "zygote_ppid": kit.proc_ppid(zygote),
                 "zygote_cmdline": kit.proc_cmdline(zygote),
                 "zygote_exe": os.path.realpath(f"/proc/{zygote}/exe"),
@@ -117,15 +108,14 @@ def test_workers_are_forked_from_the_zygote_started_with_the_real_interpreter(ru
             return facts
 
     facts = run(body())
-    zygote, workers, hops = facts["zygote"], facts["workers"], facts["hops"]
+    zygote, workers = facts["zygote"], facts["workers"]
     assert len(set(workers)) == 3
     assert zygote > 0 and zygote != os.getpid()              # not forked by the gateway itself
     # one zygote for every function: each worker's ancestry reaches it, through its own environment
     ancestors = facts["worker_ancestors"]
-    assert all(len(chain) == hops and chain[-1] == zygote for chain in ancestors), ancestors
-    if hops == 2:
-        inits = [chain[0] for chain in ancestors]
-        assert len(set(inits)) == 3 and not set(inits) & set(workers)   # an environment of its own each
+    assert all(chain == [zygote] for chain in ancestors), ancestors
+    if facts["level"] == "namespaces":      # an environment (PID namespace) of its own each
+        assert len(set(facts["namespaces"])) == 3 and pid_namespace(os.getpid()) not in facts["namespaces"]
     assert facts["zygote_ppid"] == os.getpid()              # the gateway started the zygote
     cmdline = facts["zygote_cmdline"]
     assert cmdline[1:3] == ["-m", "gateway.runtime.zygote"], cmdline
@@ -145,7 +135,7 @@ def test_idle_worker_is_reaped_after_keepalive_and_the_next_call_is_cold(run, ma
             first = await s.invoke(spec.logical_id, b"{}")
             released = time.monotonic()
             [pid] = s.worker_pids(spec.logical_id)
-            environment = _environment(s, pid)
+            environment = environment_pids(pid)
             warm_right_after = (s.idle_count(spec.logical_id), all(kit.pid_alive(p) for p in environment))
             reaped = await kit.wait_for(lambda: s.idle_count(spec.logical_id) == 0
                                         and not any(kit.pid_alive(p) for p in environment), timeout_s=1.5)
@@ -187,7 +177,7 @@ def test_retire_replaces_idle_workers_with_ones_running_the_new_code(run, make_f
         async with open_scheduler([spec]) as s:
             before = json.loads((await s.invoke(spec.logical_id, b"{}")).payload)
             [old_pid] = s.worker_pids(spec.logical_id)
-            environment = _environment(s, old_pid)
+            environment = environment_pids(old_pid)
             with open(app, "w") as f:
                 f.write(V2.lstrip("\n"))
             # the edit lands in a later second than the first import (see the bytecode-cache test below)
@@ -216,7 +206,7 @@ def test_retire_lets_a_busy_worker_finish_then_drops_it(run, make_function, open
             busy = asyncio.ensure_future(s.invoke(spec.logical_id, b'{"sleep": 0.3}'))
             await kit.wait_for(lambda: s.worker_pids(spec.logical_id), timeout_s=2.0)
             [old_pid] = s.worker_pids(spec.logical_id)
-            environment = _environment(s, old_pid)
+            environment = environment_pids(old_pid)
             s.retire(spec.logical_id)
             finished = await busy
             old_gone = await kit.async_still_there(environment, timeout_s=2.0)

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import gateway
-from support.processes import host_descendants, host_parents, thread_names
+from support.processes import environment_pids, host_descendants, host_parents, thread_names
 
 pytestmark = pytest.mark.integration   # starts real processes
 
@@ -59,8 +59,8 @@ def _start_cli(tmp_path):
 
 
 def _wait_for_handler(proc, marker, kit, timeout_s=15.0):
-    """Once the handler runs: [worker, (the environment's init,) zygote], host pids, found by walking
-    up from the process whose thread carries the marker to lambdagate's child."""
+    """Once the handler runs: the host pids of its environment (the worker, and its namespace's init at
+    the namespaces level) and of the zygote, found from the process whose thread carries the marker."""
     deadline = time.monotonic() + timeout_s
     while True:
         parents = host_parents()
@@ -75,14 +75,10 @@ def _wait_for_handler(proc, marker, kit, timeout_s=15.0):
             proc.communicate()
             pytest.fail("the handler never started")
         time.sleep(0.01)
-    chain = [worker]
-    while parents[chain[-1]] != proc.pid:
-        chain.append(parents[chain[-1]])
-    zygote = chain[-1]
+    zygote = parents[worker]
+    assert parents[zygote] == proc.pid      # the worker is the zygote's child, the zygote lambdagate's
     assert any("gateway.runtime.zygote" in part for part in kit.proc_cmdline(zygote)), kit.proc_cmdline(zygote)
-    # the worker is the zygote's child, or (PID namespaces) its grandchild with the environment's init between
-    assert len(chain) in (2, 3), chain
-    return chain
+    return [*environment_pids(worker), zygote]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

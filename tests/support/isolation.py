@@ -150,12 +150,14 @@ def kill(event):
         except OSError as exc:
             results[str(target)] = errno.errorcode[exc.errno]
     if event.get("everyone"):
-        for how, call in (("-1", lambda: os.kill(-1, signal.SIGKILL)), ("parent", lambda: os.kill(os.getppid(), signal.SIGKILL))):
+        # getppid() is 0 where the parent is outside the namespace (kill(0) would be suicide)
+        parent = os.getppid()
+        results["parent"] = parent
+        for target in ([-1, 1] + ([parent] if parent > 0 else [])):
             try:
-                call()
-                results[how] = "sent"
+                os.kill(target, signal.SIGKILL)
             except OSError as exc:
-                results[how] = errno.errorcode[exc.errno]
+                pass
     return results
 
 def fill_tmp(event):

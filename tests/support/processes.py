@@ -85,8 +85,7 @@ def proc_cmdline(pid: int) -> list:
 
 def proc_ancestors(pid: int, until: int, max_depth: int = 16) -> list:
     """The host pids above `pid`, nearest first, up to and including `until` (or up to pid 1 when
-    `until` is not an ancestor). A worker's list ends at the zygote that forked it: [zygote] at the
-    process and none isolation levels, [its environment's init, zygote] at the namespaces level."""
+    `until` is not an ancestor). A worker's list is [zygote] at every isolation level."""
     chain = []
     while len(chain) < max_depth:
         pid = proc_ppid(pid)
@@ -94,6 +93,23 @@ def proc_ancestors(pid: int, until: int, max_depth: int = 16) -> list:
         if pid in (until, 0, 1):
             break
     return chain
+
+
+def pid_namespace(pid: int) -> str:
+    """The PID namespace a process is in ("pid:[inode]"), "" once it is gone."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+
+
+def environment_pids(worker_pid: int) -> list:
+    """The host pids of a worker's execution environment: with a PID namespace of its own (the
+    namespaces level), every process in it, its init included; otherwise the worker alone."""
+    namespace = pid_namespace(worker_pid)
+    if not namespace or namespace == pid_namespace(os.getpid()):
+        return [worker_pid]
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and pid_namespace(int(entry)) == namespace]
 
 
 def host_parents() -> dict:
