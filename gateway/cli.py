@@ -31,7 +31,8 @@ def _positive_int(text: str) -> int:
 
 def _add_template_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--template", "--template-file", default=_DEFAULTS.template, metavar="PATH",
-                   help=f"SAM template to read (default: {_DEFAULTS.template})")
+                   help="SAM template to read (default, as sam local: .aws-sam/build/template.yaml when sam build "
+                        "has run, else template.yaml, template.yml or template.json)")
     p.add_argument("-n", "--env-vars", metavar="PATH",
                    help='JSON file of environment overrides, SAM\'s format: {"Fn": {"VAR": "v"}, "Parameters": {...}}')
     p.add_argument("--parameter-overrides", default=_DEFAULTS.parameter_overrides, metavar="TEXT",

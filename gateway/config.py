@@ -17,10 +17,17 @@ def region_from_environment() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+def cache_dir() -> str:
+    """Where lambdagate keeps what it makes once and reuses (compiled Java classes, inline code):
+    $XDG_CACHE_HOME/lambdagate, else ~/.cache/lambdagate."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lambdagate")
+
+
 @dataclass
 class Config:
     # ---- the template (sam local's flags)
-    template: str = "template.yaml"
+    template: Optional[str] = None          # None: found as sam local does (sam.template_io.discover_template)
     env_vars: Optional[str] = None          # SAM's --env-vars JSON file
     parameter_overrides: str = ""           # 'Key=Value ...' or 'ParameterKey=K,ParameterValue=V ...'
     region: str = field(default_factory=region_from_environment)

@@ -6,6 +6,7 @@ a bad value raises TemplateError naming the file, the resource and the property.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -13,12 +14,16 @@ from typing import Any, Mapping, Optional, Union
 
 from gateway.config import Config
 from gateway.errors import TemplateError
-from gateway.sam.cors import HTTP_METHODS, http_cors, rest_cors
+from gateway.sam.api_declarations import (IMPLICIT_HTTP_API, IMPLICIT_REST_API, SERVERLESS_API,
+                                          SERVERLESS_HTTP_API, ApiDeclarations)
 from gateway.sam.intrinsics import NO_VALUE, Resolver, Unresolvable, template_parameters
-from gateway.sam.template_io import (env_string, ephemeral_storage_mb, is_intrinsic, load_env_vars, load_yaml,
-                                     parse_globals, parse_parameter_overrides, with_globals)
+from gateway.sam.template_io import (discover_template, env_string, ephemeral_storage_mb, inline_code_dir,
+                                     is_intrinsic, load_env_vars, load_yaml, parse_globals, parse_parameter_overrides,
+                                     with_globals)
 from gateway.types import (ACCOUNT_ID, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, ApiSpec,
                            DestinationSpec, EventInvokeConfig, FunctionSpec, RouteSpec)
+
+log = logging.getLogger("lambdagate")
 
 __all__ = ["Template", "load_template", "parse_parameter_overrides", "load_env_vars"]
 
@@ -28,8 +33,6 @@ RUNTIMES = frozenset(
     + ["java8.al2", "java11", "java17", "java21", "java25", "provided", "provided.al2", "provided.al2023",
        "ruby3.2", "ruby3.3", "ruby3.4", "dotnet6", "dotnet8"])
 SERVERLESS_FUNCTION, LAMBDA_FUNCTION = "AWS::Serverless::Function", "AWS::Lambda::Function"
-SERVERLESS_API, SERVERLESS_HTTP_API = "AWS::Serverless::Api", "AWS::Serverless::HttpApi"
-IMPLICIT_REST_API, IMPLICIT_HTTP_API = "ServerlessRestApi", "ServerlessHttpApi"
 DESTINATION_TYPES = ("SQS", "SNS", "Lambda", "EventBridge", "S3Bucket")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -72,11 +75,13 @@ def load_template(path: Union[str, os.PathLike], *, parameter_overrides: Union[M
 def load_configured_template(config: Config) -> Template:
     """The template a Config names, with its --env-vars, --parameter-overrides and region, and the
     shell environment overriding declared variables as `sam local` does."""
-    return load_template(config.template, parameter_overrides=config.parameter_overrides,
+    path = config.template or discover_template()
+    log.info("template: %s", path)   # which one was found matters when -t was not given
+    return load_template(path, parameter_overrides=config.parameter_overrides,
                          env_vars=config.env_vars, region=config.region, shell_env=os.environ)
 
 
-class _Loader:
+class _Loader(ApiDeclarations):
     def __init__(self, path: str, overrides: dict, env_vars: dict, region: str, shell_env: Optional[Mapping]):
         self.path, self.dir = path, os.path.dirname(path)
         self.overrides, self.env_vars, self.region, self.shell_env = overrides, env_vars, region, shell_env
@@ -200,30 +205,29 @@ class _Loader:
         def get(name: str, prop: Optional[str] = None) -> Any:
             return self._get(props, name, lid, prop)
 
-        if "InlineCode" in props:
-            raise self.err("Inline code is not supported by lambdagate; put the code in a directory and point "
-                           "CodeUri at it", resource=lid, prop="InlineCode")
         if self._choice(get("PackageType"), ("Zip", "Image"), lid, "PackageType") == "Image":
             raise self.err("PackageType Image needs a container engine, which lambdagate does not use; only Zip "
                            "functions (CodeUri, Handler, Runtime) run locally", resource=lid, prop="PackageType")
-        code_prop = "CodeUri" if rtype == SERVERLESS_FUNCTION else "Code"
-        code = get(code_prop)
-        if rtype == LAMBDA_FUNCTION:
-            if code is None:
-                raise self.err("Code is required: a local directory path", resource=lid, prop="Code")
-            if isinstance(code, dict) and "ZipFile" in code:
-                raise self.err("Inline code is not supported by lambdagate; set Code to a local directory",
-                               resource=lid, prop="Code.ZipFile")
-            if isinstance(code, dict) and "ImageUri" in code:
-                raise self.err("container images need a container engine, which lambdagate does not use",
-                               resource=lid, prop="Code.ImageUri")
-        code_dir = self._code_dir(code, lid, code_prop)
         runtime = get("Runtime")
         if runtime is None:
             raise self.err("Runtime is required (e.g. python3.12)", resource=lid, prop="Runtime")
         if runtime not in RUNTIMES:
             raise self.err(f"{runtime!r} is not a Lambda runtime lambdagate knows; use one of "
                            f"{', '.join(sorted(RUNTIMES))}", resource=lid, prop="Runtime")
+        code_prop = "CodeUri" if rtype == SERVERLESS_FUNCTION else "Code"
+        code = get(code_prop)
+        inline_prop, inline = ("InlineCode", get("InlineCode")) if rtype == SERVERLESS_FUNCTION else \
+            ("Code.ZipFile", code.get("ZipFile") if isinstance(code, dict) else None)
+        if rtype == LAMBDA_FUNCTION and inline is None:
+            if code is None:
+                raise self.err("Code is required: a local directory path", resource=lid, prop="Code")
+            if isinstance(code, dict) and "ImageUri" in code:
+                raise self.err("container images need a container engine, which lambdagate does not use",
+                               resource=lid, prop="Code.ImageUri")
+        if inline is not None:
+            code_dir = self._inline_code(inline, runtime, lid, inline_prop)
+        else:
+            code_dir = self._code_dir(code, lid, code_prop)
         handler = self._handler(get("Handler"), runtime, code_dir, lid)
 
         function_name = get("FunctionName")
@@ -275,6 +279,18 @@ class _Loader:
         if not os.path.isdir(full):
             raise self.err(f"directory {full} does not exist", resource=lid, prop=prop)
         return full
+
+    def _inline_code(self, source: Any, runtime: str, lid: str, prop: str) -> str:
+        """Inline code runs as on AWS, from a file named index: Python and Node.js only."""
+        if not isinstance(source, str) or not source.strip():
+            raise self.err("must be the function's source code, a non-empty string", resource=lid, prop=prop)
+        if not runtime.startswith(("python", "nodejs")):
+            raise self.err(f"inline code is for Python and Node.js functions, as on AWS; {runtime} needs CodeUri",
+                           resource=lid, prop=prop)
+        try:
+            return inline_code_dir(source, runtime)
+        except OSError as exc:
+            raise self.err(f"cannot write the inline code where it can run: {exc}", resource=lid, prop=prop) from None
 
     def _handler(self, handler: Any, runtime: str, code_dir: str, lid: str) -> str:
         if not isinstance(handler, str) or not handler.strip():
@@ -383,124 +399,3 @@ class _Loader:
                     raise self.err("must be an ARN", resource=lid, prop=f"{where}.Destination")
             found[key] = DestinationSpec(type=dtype, arn=arn)
         return EventInvokeConfig(retries, age, found["OnSuccess"], found["OnFailure"])
-
-    # APIs
-    def _api(self, lid: str, http: bool, props: dict, implicit: bool) -> ApiSpec:
-        def get(name: str) -> Any:
-            return self._get(props, name, lid)
-
-        def fail(message: str, prop: str) -> TemplateError:
-            return self.err(message, resource=lid, prop=prop)
-
-        if "DefinitionBody" in props or "DefinitionUri" in props:
-            self.warn(f"API {lid}: OpenAPI definitions (DefinitionBody/DefinitionUri) are not read; its routes "
-                      "come from the functions' events only")
-        if props.get("Auth"):
-            self.warn(f"API {lid}: Auth (authorizers, API keys) is not enforced locally")
-        if implicit:
-            stage = "$default" if http else "Prod"
-        else:
-            stage = get("StageName")
-            if stage is None:
-                if not http:
-                    raise self.err("StageName is required for an AWS::Serverless::Api", resource=lid,
-                                   prop="StageName")
-                stage = "$default"
-            if not isinstance(stage, str) or not stage:
-                raise self.err("must be a string", resource=lid, prop="StageName")
-        var_prop = "StageVariables" if http else "Variables"
-        variables = get(var_prop)
-        if variables is not None and not isinstance(variables, dict):
-            raise self.err("must be a mapping of names to values", resource=lid, prop=var_prop)
-        binary = [] if http else self._str_list(get("BinaryMediaTypes"), lid, "BinaryMediaTypes")
-        cors = http_cors(get("CorsConfiguration"), fail) if http else \
-            rest_cors(get("Cors"), fail, lambda message: self.warn(f"API {lid}: {message}"))
-        return ApiSpec(logical_id=lid, kind="HTTP" if http else "REST", stage_name=stage,
-                       stage_variables=None if variables is None else
-                       {str(k): env_string(v) for k, v in variables.items()},
-                       binary_media_types=tuple(t.replace("~1", "/") for t in binary), cors=cors)
-
-    # events and routes
-    def _events(self, lid: str, events: Any) -> None:
-        if events is None:
-            return
-        if not isinstance(events, dict):
-            raise self.err("must be a mapping of event names to events", resource=lid, prop="Events")
-        ignored: dict[str, list[str]] = {}
-        for name, event in events.items():
-            where = f"Events.{name}"
-            if not isinstance(event, dict) or not isinstance(event.get("Type"), str):
-                raise self.err("an event needs a Type", resource=lid, prop=f"{where}.Type")
-            if event["Type"] not in ("Api", "HttpApi"):
-                ignored.setdefault(event["Type"], []).append(name)
-                continue
-            props = event.get("Properties") or {}
-            if not isinstance(props, dict):
-                raise self.err("must be a mapping", resource=lid, prop=f"{where}.Properties")
-            self._route(lid, where, event["Type"] == "HttpApi", props)
-        for etype, names in ignored.items():
-            self.warn(f"function {lid}: {etype} events are not served by lambdagate yet "
-                      f"({', '.join(names)} ignored)")
-
-    def _route(self, lid: str, where: str, http: bool, props: dict) -> None:
-        if props.get("Auth"):
-            self.warn(f"function {lid}: {where}.Auth (authorizers, API keys, scopes) is not enforced locally")
-        def get(name: str) -> Any:
-            return self._get(props, name, lid, f"{where}.{name}")
-
-        path, method = get("Path"), get("Method")
-        if http and path is None and method is None:
-            path, method = "$default", "ANY"
-        for key, value in (("Path", path), ("Method", method)):
-            if value is None:
-                raise self.err(f"the event is missing key '{key}'", resource=lid, prop=f"{where}.{key}")
-            if not isinstance(value, str):
-                raise self.err("must be a string", resource=lid, prop=f"{where}.{key}")
-        if not path.startswith("/") and not (http and path == "$default"):
-            raise self.err(f"{path!r} must start with /", resource=lid, prop=f"{where}.Path")
-        method = method.upper()
-        if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD"):
-            method = "ANY"
-        elif method not in HTTP_METHODS:
-            raise self.err(f"{method!r} is not an HTTP method (GET, POST, ..., or ANY)", resource=lid,
-                           prop=f"{where}.Method")
-        payload = "1.0"
-        if http:
-            payload = get("PayloadFormatVersion")
-            payload = "2.0" if payload is None else str(payload)
-            self._choice(payload, ("1.0", "2.0"), lid, f"{where}.PayloadFormatVersion")
-        api_key = "ApiId" if http else "RestApiId"
-        raw = props.get(api_key)
-        ref = raw["Ref"] if isinstance(raw, dict) and len(raw) == 1 and isinstance(raw.get("Ref"), str) \
-            else get(api_key)
-        api = self._target_api(lid, where, http, ref)
-        if api is None:
-            return
-        operation = get("OperationName")
-        route = RouteSpec(api=api, method=method, path=path, function=lid, payload_format=payload,
-                          operation_name=None if operation is None else str(operation))
-        key = (api.logical_id, method, path)
-        if key in self.routes:
-            self.warn(f"API {api.logical_id}: {method} {path} is defined more than once; "
-                      f"{lid} ({where}) wins")
-            del self.routes[key]
-        self.routes[key] = route
-
-    def _target_api(self, lid: str, where: str, http: bool, ref: Any) -> Optional[ApiSpec]:
-        prop = f"{where}.{'ApiId' if http else 'RestApiId'}"
-        if ref is None:
-            implicit = IMPLICIT_HTTP_API if http else IMPLICIT_REST_API
-            if implicit not in self.apis:
-                section = "HttpApi" if http else "Api"
-                self.apis[implicit] = self._api(implicit, http, dict(self.globals.get(section) or {}), True)
-            return self.apis[implicit]
-        if not isinstance(ref, str):
-            raise self.err("must be a logical id or a Ref to one", resource=lid, prop=prop)
-        if ref in self.r.removed:
-            self.warn(f"function {lid}: {where} targets {ref}, which is left out (Condition false); "
-                      "the route is not served")
-            return None
-        wanted = SERVERLESS_HTTP_API if http else SERVERLESS_API
-        if ref not in self.live or self.live[ref][0] != wanted:
-            raise self.err(f"{ref!r} is not an {wanted} of this template", resource=lid, prop=prop)
-        return self.apis[ref]

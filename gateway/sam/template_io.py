@@ -2,13 +2,16 @@
 its Globals, `--parameter-overrides` text and the `--env-vars` file."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import tempfile
 from typing import Any, Callable, Optional, Union
 
 import yaml
 
+from gateway.config import cache_dir
 from gateway.errors import LambdagateError, TemplateError
 from gateway.types import MAX_EPHEMERAL_STORAGE_MB, MIN_EPHEMERAL_STORAGE_MB
 
@@ -45,6 +48,38 @@ def _short_form(loader: CfnYamlLoader, suffix: str, node: yaml.Node) -> dict:
 
 CfnYamlLoader.add_multi_constructor("!", _short_form)
 CfnYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
+# Where `sam local` looks without -t: the output of `sam build` first, then the source template.
+BUILT_TEMPLATE = os.path.join(".aws-sam", "build", "template.yaml")
+TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
+
+
+def discover_template(directory: str = ".") -> str:
+    """The template `sam local` would load from `directory` without -t."""
+    for name in (BUILT_TEMPLATE, *TEMPLATE_NAMES):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    raise TemplateError(f"no template in {os.path.abspath(directory)}: looked for {', '.join(TEMPLATE_NAMES)} "
+                        f"and {BUILT_TEMPLATE} (sam build's output); name one with -t")
+
+
+def inline_code_dir(source: str, runtime: str) -> str:
+    """A function's inline code (SAM's InlineCode, CloudFormation's Code.ZipFile) where it can run:
+    as Lambda stores it, a file named index (index.py, index.js) alone in a directory, here one per
+    content under lambdagate's cache, written once (temp file + rename: safe when racing)."""
+    name = "index.py" if runtime.startswith("python") else "index.js"
+    digest = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()[:32]
+    directory = os.path.join(cache_dir(), "inline", digest)
+    if not os.path.isfile(os.path.join(directory, name)):
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index-")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(directory, name))
+    return directory
 
 
 def load_yaml(path: str) -> Any:

@@ -19,6 +19,7 @@ import tempfile
 import threading
 from typing import Iterator, List, Optional, Tuple
 
+from gateway.config import cache_dir
 from gateway.errors import RuntimeUnavailable
 
 # the runtime folder (LAMBDA_RUNTIME_DIR, /var/runtime on AWS): the Python worker runtime and,
@@ -136,8 +137,7 @@ def _version(tool: str) -> str:
 
 
 def _cache_root() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "lambdagate", "java")
+    return os.path.join(cache_dir(), "java")
 
 
 def _java_files(root: str) -> Iterator[str]:

@@ -556,7 +556,7 @@ def test_load_env_vars_errors(tmp_path, content, fragment):
     ("CodeUri: s3://bucket/key.zip\n", "CodeUri", "not supported locally"),
     ("CodeUri: {Bucket: b, Key: k}\n", "CodeUri", "not supported locally"),
     ("CodeUri: missing-dir/\n", "CodeUri", "does not exist"),
-    ("InlineCode: 'def handler(e, c): pass'\n", "InlineCode", "Inline code is not supported"),
+    ("InlineCode: ''\n", "InlineCode", "non-empty string"),
     ("PackageType: Image\n", "PackageType", "container engine"),
     ("Timeout: 0\n", "Timeout", "between 1 and 900"),
     ("Timeout: 901\n", "Timeout", "between 1 and 900"),
@@ -725,10 +725,11 @@ def test_plain_lambda_function(tmp_path):
         """)
     fn = load_template(path).functions["Plain"]
     assert (fn.code_dir, fn.timeout_s, fn.environment) == (str(tmp_path / "src"), 30, {"K": "v"})
-    path.write_text(path.read_text().replace("Code: src", "Code: {ZipFile: 'print(1)'}"))
+    path.write_text(path.read_text().replace("Runtime: python3.11", "Runtime: java21"))
+    path.write_text(path.read_text().replace("Code: src", "Code: {ZipFile: 'class A {}'}"))
     with pytest.raises(TemplateError) as info:
         load_template(path)
-    assert info.value.prop == "Code.ZipFile" and "Inline code" in str(info.value)
+    assert info.value.prop == "Code.ZipFile" and "Python and Node.js" in str(info.value)
 
 
 def test_code_uri_defaults_to_the_template_directory(tmp_path):

@@ -44,11 +44,11 @@ def project(tmp_path):
     return tmp_path
 
 
-def lambdagate(cwd, *args, stdin=None, timeout=30):
+def lambdagate(cwd, *args, stdin=None, timeout=30, extra_env=None):
     """Run `python -m gateway.cli ...` in cwd; the CompletedProcess (text mode)."""
     # PYTHONPATH: the subprocess imports this checkout, whatever the current directory and however (or
     # whether) the package is installed
-    env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), **(extra_env or {})}
     return subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=cwd, env=env, input=stdin,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -159,6 +159,41 @@ def test_malformed_template_names_the_file(project):
     (project / "broken.yaml").write_text("Resources:\n  Fn: [unclosed\n")
     proc = lambdagate(project, "invoke", "-t", "broken.yaml")
     assert_clean_usage_error(proc, "broken.yaml")
+
+
+def test_without_t_the_built_template_then_template_yml_is_found(project):
+    (project / "template.yaml").rename(project / "template.yml")
+    proc = lambdagate(project, "invoke")
+    assert proc.returncode == 0, proc.stderr
+    assert "template: ./template.yml" in proc.stderr
+    built = project / ".aws-sam" / "build"
+    built.mkdir(parents=True)
+    (built / "template.yaml").write_text(TEMPLATE.replace("HelloFunction", "BuiltFunction").replace(
+        "CodeUri: .", f"CodeUri: {project}"))
+    proc = lambdagate(project, "invoke")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["function"] == "BuiltFunction"       # sam build's output wins
+    assert "template: ./.aws-sam/build/template.yaml" in proc.stderr
+
+
+def test_an_inline_code_function_runs(tmp_path):
+    (tmp_path / "template.yaml").write_text("""\
+Resources:
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: |
+        import os
+        def handler(event, context):
+            return {"file": __file__.rsplit("/", 1)[-1], "task_root": os.environ["LAMBDA_TASK_ROOT"]}
+""")
+    proc = lambdagate(tmp_path, "invoke", extra_env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["file"] == "index.py"
+    assert result["task_root"].startswith(str(tmp_path / "cache" / "lambdagate" / "inline"))
 
 
 def test_missing_template_names_the_file(tmp_path):
