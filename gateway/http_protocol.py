@@ -14,7 +14,9 @@ tests/server/test_http_protocol_*.py guard them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import socket
 from functools import partial
 from typing import Optional
 
@@ -23,6 +25,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from gateway.config import Config
+from gateway.errors import LambdagateError
 from gateway.http_guard import ConnectionGuard
 from gateway.http_io import RAW_HEADERS_KEY, RESPOND_KEY
 
@@ -331,14 +334,39 @@ class ApiGatewayProtocol(OneWriteProtocol):
 
 
 class Server(uvicorn.Server):
-    """uvicorn's server without its own signal handling: the lifecycle below owns it."""
+    """uvicorn's server without its own signal handling: the lifecycle below owns it. It serves
+    the socket bound for it at startup (`bound_socket`), when there is one."""
+    listening: Optional[socket.socket] = None
 
     def capture_signals(self):
         return contextlib.nullcontext()
 
+    async def serve(self, sockets=None) -> None:
+        await super().serve(sockets=sockets or ([self.listening] if self.listening is not None else None))
+
+
+def bound_socket(host: str, port: int, hint: str) -> socket.socket:
+    """The port, bound before anything else starts: a port in use is said at once, with `hint` (the
+    option that picks another), instead of after the zygote and the route table. It listens only
+    once the server serves it, so that a connection that succeeds still means lambdagate is ready."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn: restarts reuse TIME_WAIT ports
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise LambdagateError(f"port {port} on {host} is in use (another lambdagate or sam local?): "
+                                  f"pick another with {hint}") from None
+        raise LambdagateError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.setblocking(False)
+    return sock
+
 
 def http_server(app, host: str, port: int, config: Config, protocol=OneWriteProtocol, *, name: str = "HTTP",
-                max_connections: Optional[int] = None, max_head_bytes: Optional[int] = None) -> Server:
+                max_connections: Optional[int] = None, max_head_bytes: Optional[int] = None,
+                sock: Optional[socket.socket] = None) -> Server:
     """A server for `app` with lambdagate's protocol; `name` (e.g. "API Gateway port 3000") starts its
     refusal log lines; `max_connections` and `max_head_bytes` default to Config.http_max_connections
     and Config.http_max_head_bytes."""
@@ -352,6 +380,7 @@ def http_server(app, host: str, port: int, config: Config, protocol=OneWriteProt
         name, config.http_max_connections if max_connections is None else max_connections,
         config.http_max_head_bytes if max_head_bytes is None else max_head_bytes, config.http_header_timeout_s)
     server = Server(uv_config)
+    server.listening = sock
     if config.access_log:  # uvicorn's log level above would drop its INFO access lines
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     return server

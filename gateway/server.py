@@ -17,7 +17,7 @@ from gateway.app import build_api_app
 from gateway.billing import format_summary, summary_row
 from gateway.config import Config
 from gateway.http_guard import connection_cap, raise_open_files_limit
-from gateway.http_protocol import ApiGatewayProtocol, http_server
+from gateway.http_protocol import ApiGatewayProtocol, http_server, bound_socket
 from gateway.sam.template import load_configured_template
 from gateway.scheduler import Scheduler
 
@@ -77,15 +77,28 @@ async def serve(config: Config, command: str) -> int:
     max_connections = connection_cap(config.http_max_connections, ports, open_files)
     if max_connections < config.http_max_connections:
         log.info("at most %d open connections per port (open-files limit %d)", max_connections, open_files)
-    template = load_configured_template(config)
+    # the ports first: one in use is said before anything else starts
+    api_socket = lambda_socket = None
+    if command == "start-api":
+        api_socket = bound_socket(config.host, config.port, "-p/--port")
+    try:
+        if command == "start-lambda" or config.lambda_port:
+            lambda_socket = bound_socket(config.host, config.lambda_port,
+                                             "-p/--port" if command == "start-lambda" else "--lambda-port (0: none)")
+        template = load_configured_template(config)
+    except BaseException:
+        for sock in (api_socket, lambda_socket):
+            if sock is not None:
+                sock.close()
+        raise
     for warning in template.warnings:
         log.warning("%s", warning)
     functions = list(template.functions.values())
     scheduler = Scheduler(functions, config)
-    await scheduler.start()
     servers = []
     lambda_app = None
     try:
+        await scheduler.start()
         if command == "start-api":
             table = RouteTable(template.routes)
             for warning in table.warnings:
@@ -95,7 +108,7 @@ async def serve(config: Config, command: str) -> int:
                             template.path)
             servers.append(http_server(build_api_app(table, scheduler), config.host, config.port, config,
                                        ApiGatewayProtocol, name=f"API Gateway port {config.port}",
-                                       max_connections=max_connections))
+                                       max_connections=max_connections, sock=api_socket))
             sys.stderr.write(route_table_text(table, f"http://{config.host}:{config.port}"))
         if command == "start-lambda" or config.lambda_port:
             from gateway.lambda_api.endpoint import build_lambda_app
@@ -109,7 +122,7 @@ async def serve(config: Config, command: str) -> int:
             await lambda_app.state.async_invoker.start()
             servers.append(http_server(lambda_app, config.host, port, config, name=f"Lambda API port {port}",
                                        max_connections=max_connections,
-                                       max_head_bytes=config.lambda_api_max_head_bytes))
+                                       max_head_bytes=config.lambda_api_max_head_bytes, sock=lambda_socket))
             sys.stderr.write(f"Lambda API on http://{config.host}:{port} "
                              f"(functions: {', '.join(template.functions) or 'none'})\n")
         if config.warm_containers == "EAGER":
@@ -125,6 +138,9 @@ async def serve(config: Config, command: str) -> int:
         gc.freeze()
         return await _run_until_stopped(config, scheduler, servers, functions, started_s, lambda_app)
     finally:
+        for sock in (api_socket, lambda_socket):   # (the servers closed theirs; this is for early exits)
+            if sock is not None:
+                sock.close()
         if lambda_app is not None:
             await lambda_app.state.async_invoker.stop(grace_s=0)
         await scheduler.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -194,6 +195,23 @@ Resources:
     result = json.loads(proc.stdout)
     assert result["file"] == "index.py"
     assert result["task_root"].startswith(str(tmp_path / "cache" / "lambdagate" / "inline"))
+
+
+@pytest.mark.parametrize("command, flag", [("start-api", "-p"), ("start-api", "--lambda-port"),
+                                           ("start-lambda", "-p")])
+def test_a_port_in_use_is_refused_before_anything_starts(project, command, flag):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = [command, flag, str(port)]
+        if command == "start-api" and flag == "--lambda-port":
+            with socket.socket() as free:
+                free.bind(("127.0.0.1", 0))
+                args += ["-p", str(free.getsockname()[1])]
+        proc = lambdagate(project, *args)
+    assert_clean_usage_error(proc, f"port {port}", "in use", flag)
+    assert "API Gateway on" not in proc.stderr and "isolation:" not in proc.stderr   # nothing was started
 
 
 def test_missing_template_names_the_file(tmp_path):
