@@ -1,20 +1,33 @@
 """`lambdagate`: the command line, a thin mapping of flags onto Config."""
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
-import signal
-import sys
-from typing import Optional
+# Ctrl-C while the modules below load ends quietly, with the shell's status for SIGINT: held back
+# until they are loaded (a Python-level exception inside an extension's initialisation can crash
+# it: orjson's did), then acted on; main() covers the rest of the run. _signal, not signal: that
+# one takes long enough to import to be interrupted itself.
+import _signal
 
-import orjson
+_signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
 
-from gateway import __version__, wire
-from gateway.billing import format_summary, summary_row
-from gateway.config import Config
-from gateway.errors import LambdagateError
-from gateway.types import SYNC_PAYLOAD_LIMIT_BYTES
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import logging  # noqa: E402
+from typing import Optional  # noqa: E402
+
+import orjson  # noqa: E402
+
+from gateway import __version__, wire  # noqa: E402
+from gateway.billing import format_summary, summary_row  # noqa: E402
+from gateway.config import Config  # noqa: E402
+from gateway.errors import LambdagateError  # noqa: E402
+from gateway.types import SYNC_PAYLOAD_LIMIT_BYTES  # noqa: E402
+
+_previous_sigint = signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # one that came meanwhile exits here
+signal.signal(signal.SIGINT, _previous_sigint)
 
 log = logging.getLogger("lambdagate")
 
@@ -193,6 +206,14 @@ async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
 
 
 def main(argv: Optional[list] = None) -> int:
+    """The command line; Ctrl-C at any point ends it with status 130 and no traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: Optional[list]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -210,8 +231,6 @@ def main(argv: Optional[list] = None) -> int:
     except LambdagateError as exc:
         print(f"lambdagate: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
 
 
 def _interrupt(signum, frame):

@@ -7,6 +7,7 @@ import ctypes
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from typing import Iterable, Optional
 
@@ -25,13 +26,16 @@ def _within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
-def _needed_paths(worker_spec: dict) -> list:
+def _needed_paths(worker_spec: dict, interpreter: str) -> list:
     """What the worker must still see where its private /tmp covers the host's: its code, the
-    interpreter's import path, the programs it runs and lambdagate's own package (its runtimes)."""
-    paths = [worker_spec["code_dir"], *worker_spec.get("sys_path", ()), os.path.dirname(RUNTIME_DIR)]
+    interpreter's environment (a venv: its whole directory, pyvenv.cfg and bin/ included) and import
+    path, the programs it runs and lambdagate's own package (its runtimes). Links are kept as named
+    and as resolved: a venv's bin/python is a link out of it."""
+    paths = [worker_spec["code_dir"], *worker_spec.get("sys_path", ()), os.path.dirname(RUNTIME_DIR),
+             sys.prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(os.path.abspath(interpreter)))]
     # programs and class paths ("-cp a:b") among the arguments
     paths += [part for arg in worker_spec.get("argv", ()) for part in arg.split(os.pathsep) if os.path.isabs(part)]
-    return sorted({os.path.realpath(p) for p in paths})
+    return sorted({q for p in paths for q in (os.path.abspath(p), os.path.realpath(p))})
 
 
 class _Environment:
@@ -57,6 +61,7 @@ class Isolation:
         self._code_dirs = sorted({os.path.realpath(spec.code_dir) for spec in functions})
         self._environments: dict = {}          # worker pid -> _Environment
         self._tmp_root: Optional[str] = None
+        self._interpreter = config.python
 
     @property
     def active(self) -> bool:
@@ -102,7 +107,7 @@ class Isolation:
             env.pop("TMPDIR", None)             # /tmp is the environment's own, as on AWS
             sandbox["tmp_mb"] = spec.ephemeral_storage_mb
             sandbox["hidden"] = self._hidden_from(os.path.realpath(spec.code_dir))
-            sandbox["keep"] = _needed_paths(worker_spec)
+            sandbox["keep"] = _needed_paths(worker_spec, self._interpreter)
         else:
             if self._tmp_root is None:
                 self._tmp_root = tempfile.mkdtemp(prefix="lambdagate-tmp-")

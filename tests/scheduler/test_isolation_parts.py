@@ -51,9 +51,10 @@ def test_a_function_may_not_see_the_state_the_credentials_or_other_code_but_keep
 def test_an_environment_keeps_its_code_import_path_programs_and_class_path():
     spec = {"code_dir": "/tmp/code", "sys_path": ["/tmp/venv/lib"], "env": {},
             "argv": ["/tmp/jdk/bin/java", "-cp", "/tmp/cache/classes:/tmp/code/lib/x.jar", "Main"]}
-    kept = _needed_paths(spec)
-    for path in ("/tmp/code", "/tmp/venv/lib", "/tmp/jdk/bin/java", "/tmp/cache/classes", "/tmp/code/lib/x.jar"):
-        assert os.path.realpath(path) in kept
+    kept = _needed_paths(spec, "/tmp/other-venv/bin/python")
+    for path in ("/tmp/code", "/tmp/venv/lib", "/tmp/jdk/bin/java", "/tmp/cache/classes", "/tmp/code/lib/x.jar",
+                 "/tmp/other-venv", sys.prefix):
+        assert path in kept
     assert "-cp" not in kept and "Main" not in kept
 
 

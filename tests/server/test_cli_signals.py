@@ -116,3 +116,47 @@ def test_cli_killed_mid_invocation_leaves_nothing_running(tmp_path, kit):
     # the zygote dies with lambdagate and the worker with the zygote (PR_SET_PDEATHSIG). Orphans are
     # re-parented to init, which need not reap them promptly: a zombie is dead, so it counts as gone.
     assert kit.still_there(chain, timeout_s=3.0, check=kit.pid_running) == []
+
+
+def _start_api(tmp_path, **popen):
+    env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    template = os.path.join(REPO_ROOT, "examples", "hello-world", "template.yaml")
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "start-api", "-t", template, "-p", "0",
+                             "--lambda-port", "0", "--state-dir", str(tmp_path / "state")],
+                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def _interrupted_on_arrival():
+    """In the child before exec: a Ctrl-C is waiting (blocked and pending, both kept across exec), so
+    that it lands at the first moment lambdagate lets it, however fast the machine is."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_while_lambdagate_loads_its_modules_ends_quietly(tmp_path):
+    proc = _start_api(tmp_path, preexec_fn=_interrupted_on_arrival)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "template:" not in err            # it stopped before doing anything
+
+
+def test_ctrl_c_during_startup_ends_quietly_and_leaves_nothing(tmp_path, kit):
+    proc = _start_api(tmp_path)
+    try:
+        for line in proc.stderr:             # the zygote is starting or started: interrupt there
+            if line.split(" INFO ")[-1].startswith(("template:", "isolation:")):
+                children = host_descendants(proc.pid)
+                proc.send_signal(signal.SIGINT)
+                break
+        else:
+            pytest.fail("lambdagate said nothing of its startup")
+        err = proc.stderr.read()
+        assert proc.wait(timeout=15) in (0, 130), err
+        assert "Traceback" not in err
+        assert kit.still_there(children, timeout_s=3.0) == []
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
