@@ -115,7 +115,10 @@ class Zygote:
         try:
             while True:
                 if self._forker is not None:
-                    self._forker.prepare()   # the next environment's init, while nobody waits
+                    try:
+                        self._forker.prepare()   # the next environment's init, while nobody waits
+                    except OSError:
+                        pass                     # tried again at the next fork, which says why if it fails
                 readable, _, _ = select.select([self.control, self.wake_r], [], [])
                 if self.wake_r in readable:
                     os.read(self.wake_r, 4096)
@@ -160,7 +163,7 @@ class Zygote:
         init = 0
         try:
             if self._forker is not None:
-                pid, init = self._forker.fork()
+                pid, init = self._forker.fork(tuple(fds))
             else:
                 pid = os.fork()
         except OSError as exc:
@@ -243,7 +246,11 @@ class Zygote:
             if pid == 0:
                 break
             if pid not in self.children:
-                continue  # an environment's init that was ended, or an orphan adopted at the process level
+                # an environment's init that was ended (or the spare one, killed from outside), or an
+                # orphan adopted at the process level
+                if self._forker is not None:
+                    self._forker.forget_spare(pid)
+                continue
             reaped = True
             init = self.children.pop(pid)
             # an environment ends whole, as on AWS: what the handler started goes with it. At the

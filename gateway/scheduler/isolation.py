@@ -104,7 +104,8 @@ class Isolation:
         sandbox: dict = {"cgroups": cgroup.join_files(self.cgroups.version) if cgroup else []}
         tmp_dir = None
         if self.level == wire.ISOLATION_NAMESPACES:
-            env.pop("TMPDIR", None)             # /tmp is the environment's own, as on AWS
+            if "TMPDIR" not in spec.environment:
+                env.pop("TMPDIR", None)         # the host's: /tmp is the environment's own, as on AWS
             sandbox["tmp_mb"] = spec.ephemeral_storage_mb
             sandbox["hidden"] = self._hidden_from(os.path.realpath(spec.code_dir))
             sandbox["keep"] = _needed_paths(worker_spec, self._interpreter)
@@ -117,10 +118,12 @@ class Isolation:
         return _Environment(cgroup, tmp_dir)
 
     def _hidden_from(self, code_dir: str) -> list:
-        """What a function with this code may not see: the secrets and other functions' code,
-        except what contains its own code or lies inside it (hiding that would hide its own)."""
-        return [path for path in (*self._secret, *self._code_dirs)
-                if not _within(code_dir, path) and not _within(path, code_dir)]
+        """What a function with this code may not see: the secrets, even inside its code directory
+        (`CodeUri: .` beside the default .lambdagate), unless they contain it; other functions' code,
+        except what contains its own or lies inside it (as `sam build` would package it with it)."""
+        secrets = [path for path in self._secret if not _within(code_dir, path)]
+        others = [path for path in self._code_dirs if not _within(code_dir, path) and not _within(path, code_dir)]
+        return secrets + others
 
     def attach(self, pid: int, environment: Optional[_Environment]) -> None:
         if environment is not None and pid > 0:

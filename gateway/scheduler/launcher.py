@@ -139,6 +139,9 @@ class Launcher:
         try:
             zygote = self._ensure_zygote()
             await zygote.ready
+            if zygote.isolation != self.isolation.level:   # a restarted zygote must isolate as the first did
+                raise ZygoteError(f"the zygote now offers isolation {zygote.isolation!r}, not "
+                                  f"{self.isolation.level!r}: {zygote.isolation_note}")
             if python:
                 await self._fork_python(zygote, spec, worker, log_fd)
             else:

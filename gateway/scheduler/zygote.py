@@ -122,6 +122,8 @@ class ZygoteProcess:
                     self.isolation, self.isolation_note = message.isolation, message.isolation_note
                     self.ready.set_result(message.pid)
             elif kind == wire.FORKED:
+                # an unclaimed exit of an earlier process with this pid is not the new one's
+                self._exits.pop(message.pid, None)
                 future = self._forks.pop(message.seq, None)
                 if future is not None and not future.done():
                     if message.pid > 0:

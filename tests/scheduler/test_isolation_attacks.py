@@ -5,14 +5,24 @@ the namespaces level it must fail, and the victim must keep being served. The sa
 from __future__ import annotations
 
 import asyncio
-import errno
+import ctypes
 import json
 import logging
 import os
+import pathlib
+import shutil
+import signal
+import socket
+import stat
+import tempfile
+import textwrap
 import time
+import uuid
 
 import pytest
 
+from gateway.types import FunctionSpec
+from support.processes import host_parents, pid_namespace
 from support.isolation import (ATTACKER, VICTIM, async_wait_until_gone, host_pids_with, kill_marked, machine_level,
                                needs_namespaces)
 
@@ -108,34 +118,97 @@ def test_tmp_is_private_sized_by_ephemeral_storage_and_gone_with_the_environment
     run(body())
 
 
+@pytest.fixture
+def outside_tmp():
+    """A directory outside /tmp, which an environment sees as the host has it (under /tmp it would
+    be missing from the private /tmp anyway, and hiding would go untested)."""
+    path = tempfile.mkdtemp(prefix="lambdagate-test-", dir="/var/tmp")
+    yield pathlib.Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _spec_in(directory: pathlib.Path, name: str, code: str, **fields) -> FunctionSpec:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "app.py").write_text(textwrap.dedent(code))
+    return FunctionSpec(name, name, "app.handler", "python3.11", str(directory), **fields)
+
+
 @needs_namespaces
-def test_the_filesystem_is_read_only_and_hides_other_functions_and_lambdagates_state(make_function, open_scheduler,
-                                                                                  run, tmp_path):
+def test_the_filesystem_is_read_only_and_hides_other_functions_and_lambdagates_state(open_scheduler, run,
+                                                                                  outside_tmp):
+    """The default layout: `CodeUri: .` with lambdagate's state (.lambdagate) inside the code."""
+    victim = _spec_in(outside_tmp / "victim", "Victim", VICTIM, environment={"SECRET": SECRET})
+    attacker = _spec_in(outside_tmp / "project", "Attacker", ATTACKER)
+    state = outside_tmp / "project" / ".lambdagate"
+    state.mkdir()
+    (state / "events.sqlite3").write_text("every function's events")
+
     async def body():
-        victim, attacker = _functions(make_function)
-        state = tmp_path / "state"
-        state.mkdir()
-        (state / "events.sqlite3").write_text("every function's events")
         async with open_scheduler([victim, attacker], state_dir=str(state)) as sched:
-            looked = await _call(sched, "Attacker", {
+            return await _call(sched, "Attacker", {
                 "action": "look", "paths": [victim.code_dir, str(state), attacker.code_dir],
                 "write": [os.path.join(attacker.code_dir, "planted.py"), os.path.join(victim.code_dir, "app.py"),
                           "/usr/planted", "/tmp/allowed"]})
-            # another function's code, and the logs and events of every function: not there (an empty
-            # mount over them, or, under the host's /tmp, not in the environment's own /tmp at all)
-            assert looked["seen"][victim.code_dir] in ([], "ENOENT")
-            assert looked["seen"][str(state)] in ([], "ENOENT")
-            assert "app.py" in looked["seen"][attacker.code_dir]    # its own code is
-            writes = looked["writes"]
-            assert writes[os.path.join(attacker.code_dir, "planted.py")] == "EROFS"
-            assert writes["/usr/planted"] == "EROFS"
-            assert writes[os.path.join(victim.code_dir, "app.py")] in ("EROFS", "ENOENT")
-            assert writes["/tmp/allowed"] == "written"
-            # no disk to open: only the harmless devices
-            assert set(looked["dev"]) <= {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout",
-                                          "stderr"}
-        assert not os.path.exists(os.path.join(victim.code_dir, "planted.py"))
-    run(body())
+    looked = run(body())
+    assert looked["seen"][victim.code_dir] == []           # another function's code: an empty mount
+    assert looked["seen"][str(state)] == []                # every function's logs and events: the same
+    assert "app.py" in looked["seen"][attacker.code_dir]   # its own code is there
+    writes = looked["writes"]
+    assert writes[os.path.join(attacker.code_dir, "planted.py")] == "EROFS"
+    assert writes[os.path.join(victim.code_dir, "app.py")] == "EROFS"
+    assert writes["/usr/planted"] == "EROFS"
+    assert writes["/tmp/allowed"] == "written"
+    # no disk to open: only the harmless devices
+    assert set(looked["dev"]) <= {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout", "stderr"}
+    assert not (outside_tmp / "project" / "planted.py").exists()
+    assert (outside_tmp / "victim" / "app.py").read_text() == textwrap.dedent(VICTIM)
+
+
+@pytest.fixture
+def host_things(outside_tmp):
+    """What a host offers uid 0 beyond files: a root daemon's socket in /run, a device node outside
+    /dev, a SysV shared-memory segment."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    token = uuid.uuid4().hex[:12]
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(f"/run/lambdagate-test-{token}.sock")
+    server.listen()
+    device = outside_tmp / "null"
+    os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    key = int(token[:7], 16)
+    segment = libc.shmget(key, 4096, 0o1000 | 0o600)   # IPC_CREAT
+    try:
+        yield {"socket": server.getsockname(), "device": str(device), "shm_key": key}
+    finally:
+        server.close()
+        os.unlink(f"/run/lambdagate-test-{token}.sock")
+        if segment >= 0:
+            libc.shmctl(segment, 0, None)                   # IPC_RMID
+
+
+@pytest.mark.parametrize("isolation", ["auto", "none"])
+def test_a_function_cannot_reach_host_sockets_devices_ipc_keyrings_or_a_user_namespace(make_function,
+                                                                                       open_scheduler, run,
+                                                                                       host_things, isolation):
+    if isolation == "auto" and machine_level() != "namespaces":
+        pytest.skip("needs root with mount and PID namespaces (CI runs as root and runs these)")
+
+    async def body():
+        async with open_scheduler([make_function(ATTACKER, name="Reacher")], isolation=isolation) as sched:
+            return await _call(sched, "Reacher", {"action": "reach", **host_things})
+    got = run(body())
+    if isolation == "none":     # the attack is real: as plain root every door is open
+        assert got["socket"] == "connected" and got["device"] == "opened"
+        assert got["shm"] == "found" and got["user_namespace"] == "made" and got["keyring"] == "read"
+        assert got["proc_irq"] == "writable"
+        return
+    assert got["socket"] == "ENOENT"             # /run is an empty mount: no daemon to talk to
+    assert got["device"] == "EACCES"             # nodev everywhere but the environment's own /dev
+    assert got["shm"] == "ENOENT"                # SysV IPC of its own
+    assert got["user_namespace"] == "EPERM"      # no capabilities to win back in a user namespace
+    assert got["keyring"] == "EPERM"             # the host's keyrings are out of reach
+    assert got["proc_irq"] == "EROFS"            # nor the host's IRQ routing, PCI space, sysctls
+    assert got["proc_keys"] == ""
 
 
 @needs_namespaces
@@ -234,3 +307,28 @@ def test_a_gateway_run_from_a_script_in_tmp_still_starts_workers(make_function, 
             assert looked["writes"]["/tmp/mine"] == "written"
             assert not os.path.exists("/tmp/mine")
     run(body())
+
+
+@needs_namespaces
+def test_the_spare_init_killed_from_outside_costs_nothing(make_function, open_scheduler, run, kit):
+    """The next environment's init waits in the zygote; if something kills it, the next cold start
+    makes another instead of failing, and the zygote and its warm workers carry on."""
+    async def body():
+        async with open_scheduler([make_function(VICTIM, name="Warm", environment={"SECRET": "w"}),
+                                   make_function(VICTIM, name="Cold", environment={"SECRET": "c"})]) as sched:
+            await _call(sched, "Warm", {})
+            zygote, warm = sched.zygote_pid, sched.worker_pids("Warm")
+            await kit.wait_for(lambda: len(_zygote_children(zygote)) == 3, timeout_s=3.0)   # + the spare
+            spare = [pid for pid in _zygote_children(zygote) if pid not in warm and
+                     pid_namespace(pid) != pid_namespace(warm[0])]
+            assert len(spare) == 1, (spare, warm)
+            os.kill(spare[0], signal.SIGKILL)
+            await asyncio.sleep(0.1)
+            assert (await _call(sched, "Cold", {}))["secret"] == "c"
+            assert sched.zygote_pid == zygote and sched.worker_pids("Warm") == warm
+            assert (await _call(sched, "Warm", {}))["secret"] == "w"
+    run(body())
+
+
+def _zygote_children(zygote: int) -> list:
+    return [pid for pid, parent in host_parents().items() if parent == zygote]

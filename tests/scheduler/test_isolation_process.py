@@ -80,3 +80,18 @@ def test_a_setsid_child_is_killed_with_its_environment(make_function, open_sched
         run(body())
     finally:
         kill_marked(marker)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups are lambdagate's to make only as root")
+def test_as_root_a_process_level_worker_joins_its_cgroup(make_function, open_scheduler, run):
+    async def body():
+        async with open_scheduler([make_function(VICTIM, name="Victim", environment={"SECRET": "x"})],
+                                  isolation="process") as sched:
+            await _call(sched, "Victim", {})
+            if sched.isolation.cgroups is None:
+                pytest.skip(f"no cgroup here: {sched.isolation.cgroup_note}")
+            [pid] = sched.worker_pids("Victim")
+            with open(f"/proc/{pid}/cgroup") as f:
+                return f.read()
+    memberships = run(body())
+    assert "/lambdagate-" in memberships and "/env-" in memberships, memberships

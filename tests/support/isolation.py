@@ -222,6 +222,44 @@ def spin(event):
         pass
     return {"cpu_s": time.process_time() - start_cpu}
 
+def _outcome(call, success):
+    try:
+        call()
+        return success
+    except OSError as exc:
+        return errno.errorcode[exc.errno]
+
+def reach(event):
+    import ctypes, socket
+    libc = ctypes.CDLL(None, use_errno=True)
+    def connect():
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(event["socket"])
+    def open_device():
+        os.close(os.open(event["device"], os.O_RDWR))
+    def shm():
+        if libc.shmget(event["shm_key"], 0, 0) < 0:
+            raise OSError(ctypes.get_errno(), "shmget")
+    def keyring():   # keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, create)
+        number = {"x86_64": 250, "aarch64": 219}[os.uname().machine]
+        if libc.syscall(number, 0, -4, 1) < 0:
+            raise OSError(ctypes.get_errno(), "keyctl")
+    def user_namespace():   # in a child: unshare needs a single-threaded process
+        child = os.fork()
+        if child == 0:
+            os._exit(0 if libc.unshare(0x10000000) == 0 else ctypes.get_errno())
+        code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        if code:
+            raise OSError(code, "unshare")
+    def proc_irq():
+        os.close(os.open("/proc/irq/default_smp_affinity", os.O_WRONLY))
+    with open("/proc/keys") as f:
+        keys = f.read()
+    return {"socket": _outcome(connect, "connected"), "device": _outcome(open_device, "opened"),
+            "shm": _outcome(shm, "found"), "keyring": _outcome(keyring, "read"),
+            "user_namespace": _outcome(user_namespace, "made"), "proc_irq": _outcome(proc_irq, "writable"),
+            "proc_keys": keys}
+
 def handler(event, context):
     return globals()[event["action"]](event)
 """
