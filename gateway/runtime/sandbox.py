@@ -50,11 +50,7 @@ _SECBIT_NOROOT, _SECBIT_NOROOT_LOCKED, _SECBIT_KEEP_CAPS_LOCKED = 1 << 0, 1 << 1
 _DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
 _DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
                  "stderr": "/proc/self/fd/2"}
-# Kernel knobs (and PCI config space, IRQ routing) that uid 0 may write by file mode alone: read-only
-# in an environment, as in a container...
-_PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/irq", "/proc/fs", "/proc/acpi",
-                   "/proc/scsi")
-# ...and ones that show the host's keys and timers: empty.
+# What /proc shows of the host's keys and timers: empty in an environment.
 _PROC_MASKED = ("/proc/keys", "/proc/timer_list", "/proc/sched_debug")
 
 class SandboxError(OSError):
@@ -101,15 +97,18 @@ def not_dumpable() -> None:
     prctl(PR_SET_DUMPABLE, 0)
 
 
+# capset's header and data (effective, permitted, inheritable: zero, both 32-bit halves), made once
+_NO_CAPABILITIES = (ctypes.create_string_buffer(struct.pack("=Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8),
+                    ctypes.create_string_buffer(24))
+
+
 def drop_capabilities() -> None:
     """No capability left and none to be regained: the environment cannot mount, trace, load
     modules, or undo any of the above. Three calls, not one per capability: with the "no root"
     securebits locked and no_new_privs, no exec (of a setuid or file-capability program, or by
     uid 0) can give any back, so the bounding set need not be emptied too."""
     prctl(PR_SET_SECUREBITS, _SECBIT_NOROOT | _SECBIT_NOROOT_LOCKED | _SECBIT_KEEP_CAPS_LOCKED)
-    header = ctypes.create_string_buffer(struct.pack("=Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8)
-    data = ctypes.create_string_buffer(24)   # effective, permitted, inheritable: zero, both 32-bit halves
-    _check(_libc.capset(header, data), "capset")
+    _check(_libc.capset(*_NO_CAPABILITIES), "capset")
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
@@ -117,24 +116,25 @@ def drop_capabilities() -> None:
 # back inside one (enough to mount cgroupfs and lift its own quotas), and the kernel keyrings are
 # shared with the host's root. clone3's flags are out of a filter's reach, so it answers ENOSYS and
 # the C library falls back to clone, whose flags are checked.
-_SYSCALLS = {   # machine: (audit arch, unshare, clone, clone3, keyctl, add_key, request_key)
-    "x86_64": (0xC000003E, 272, 56, 435, 250, 248, 249),
-    "aarch64": (0xC00000B7, 97, 220, 435, 219, 217, 218),
+_SYSCALLS = {   # machine: (audit arch, seccomp, unshare, clone, clone3, keyctl, add_key, request_key)
+    "x86_64": (0xC000003E, 317, 272, 56, 435, 250, 248, 249),
+    "aarch64": (0xC00000B7, 277, 97, 220, 435, 219, 217, 218),
 }
 _CLONE_NEWUSER = 0x10000000
 _X32_SYSCALL_BIT = 0x40000000
 _SECCOMP_RET_ALLOW, _SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
-_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1, 1 << 2
 _BPF_LD_W_ABS, _BPF_JEQ, _BPF_JGE, _BPF_JSET, _BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06
 
 
-def restrict_syscalls() -> None:
-    """Install the filter (after no_new_privs). On a machine not listed nothing is installed, rather
-    than a filter of guessed numbers (the README says which machines have it)."""
+def _seccomp_filter():
+    """(seccomp's number, the sock_fprog buffer and what it points to): built once, in the zygote,
+    so that a cold start only makes the call. None on a machine not listed (nothing is installed
+    there, rather than a filter of guessed numbers; the README says which machines have it)."""
     numbers = _SYSCALLS.get(os.uname().machine)
     if numbers is None:
-        return
-    arch, unshare_nr, clone_nr, clone3_nr, *keys = numbers
+        return None
+    arch, seccomp_nr, unshare_nr, clone_nr, clone3_nr, *keys = numbers
     deny = _SECCOMP_RET_ERRNO | errno.EPERM
     # (code, jump if true, jump if false, k); jumps count the instructions to skip
     program = [
@@ -158,11 +158,24 @@ def restrict_syscalls() -> None:
         (_BPF_RET, 0, 0, _SECCOMP_RET_ALLOW),
     ]
     filters = b"".join(struct.pack("=HBBI", *insn) for insn in program)
-    buf = ctypes.create_string_buffer(filters, len(filters))
-    fprog = struct.pack("=HxxxxxxQ", len(program), ctypes.addressof(buf))
-    fprog_buf = ctypes.create_string_buffer(fprog, len(fprog))
-    _check(_libc.prctl(_PR_SET_SECCOMP, ctypes.c_ulong(_SECCOMP_MODE_FILTER),
-                       ctypes.c_void_p(ctypes.addressof(fprog_buf)), 0, 0), "seccomp filter")
+    instructions = ctypes.create_string_buffer(filters, len(filters))
+    fprog = struct.pack("=HxxxxxxQ", len(program), ctypes.addressof(instructions))
+    return seccomp_nr, ctypes.create_string_buffer(fprog, len(fprog)), instructions
+
+
+_FILTER = _seccomp_filter()
+
+
+def restrict_syscalls() -> None:
+    """Install the filter (after no_new_privs)."""
+    if _FILTER is None:
+        return
+    seccomp_nr, fprog, _ = _FILTER
+    # seccomp(2), not prctl: only it takes SPEC_ALLOW, without which kernels booted with
+    # spec_store_bypass_disable=seccomp slow every filtered process down (SSBD forced on)
+    result = _libc.syscall(ctypes.c_long(seccomp_nr), ctypes.c_ulong(_SECCOMP_SET_MODE_FILTER),
+                           ctypes.c_ulong(_SECCOMP_FILTER_FLAG_SPEC_ALLOW), ctypes.c_void_p(ctypes.addressof(fprog)))
+    _check(0 if result == 0 else -1, "seccomp filter")
 
 
 # --------------------------------------------------------------------------- choosing a level
@@ -350,11 +363,10 @@ def _build_filesystem(sandbox: dict) -> None:
     keep = sandbox.get("keep", ())
     _cover("/tmp", f"size={int(sandbox['tmp_mb'])}m,mode=1777", keep, writable=True)
     _cover("/run", "size=64k,mode=0755", (os.path.realpath("/etc/resolv.conf"),), writable=False)
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)   # this namespace's processes only
-    for path in _PROC_READ_ONLY:
-        if os.path.exists(path):
-            mount(path, path, None, MS_BIND)
-            mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # this namespace's processes only, and read-only whole: the kernel knobs, PCI config space and
+    # IRQ routing that uid 0 may write by file mode alone with it (one mount, where masking each of
+    # them cost two and a millisecond of every cold start)
+    mount("proc", "/proc", "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _build_dev()   # before the masks below: they are binds of its /dev/null (the host's is nodev now)
     for path in _PROC_MASKED:
         if os.path.exists(path):
@@ -398,9 +410,10 @@ def _within(path: str, directory: str) -> bool:
 
 def _build_dev() -> None:
     mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
+    umask = os.umask(0)                 # the nodes are 0666, whatever the zygote's umask
     for name, (major, minor) in _DEVICES.items():
         os.mknod(f"/dev/{name}", stat.S_IFCHR | 0o666, os.makedev(major, minor))
-        os.chmod(f"/dev/{name}", 0o666)   # past the umask
+    os.umask(umask)
     for name, to in _DEVICE_LINKS.items():
         os.symlink(to, f"/dev/{name}")
     mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
