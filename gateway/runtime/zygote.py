@@ -94,8 +94,10 @@ class Zygote:
         self.control = control
         self.isolation = isolation
         self.isolation_note = isolation_note
-        # each worker forked: pid -> the pid of its environment's init (namespaces level), else 0
+        # each worker forked: pid -> the pid of its environment's init (namespaces level), else 0;
+        # and back, so that an init that ended first is never signalled by a pid it no longer owns
         self.children: dict = {}
+        self._inits: dict = {}
         self.pid = os.getpid()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -179,6 +181,8 @@ class Zygote:
         for fd in fds:
             os.close(fd)
         self.children[pid] = init
+        if init:
+            self._inits[init] = pid
         self._send(wire.forked_message(seq, pid))
 
     def _enter_environment(self, spec: dict, fds: list) -> None:
@@ -246,8 +250,11 @@ class Zygote:
             if pid == 0:
                 break
             if pid not in self.children:
-                # an environment's init that was ended (or the spare one, killed from outside), or an
-                # orphan adopted at the process level
+                # an environment's init that was ended (or killed from outside: its worker is then
+                # being ended by the kernel), the spare one, or an orphan adopted at the process level
+                worker = self._inits.pop(pid, None)
+                if worker in self.children:
+                    self.children[worker] = 0
                 if self._forker is not None:
                     self._forker.forget_spare(pid)
                 continue
@@ -258,7 +265,7 @@ class Zygote:
             # namespace, setsid or not; otherwise the worker's process group is killed (the group
             # keeps the pid from being reused meanwhile)
             if init:
-                _kill(init)
+                _kill(init)     # not reaped yet (see above): still its pid
             _kill_group(pid)
             # the worker's peak resident set: Max Memory Used of an environment that died
             self._send(wire.exited_message(pid, status, usage.ru_maxrss))
