@@ -115,7 +115,9 @@ class ApiGateway:
                 except asyncio.TimeoutError:
                     return responses.rest_timeout(request_id) if rest else responses.http_service_unavailable(request_id)
         except Throttled:
-            return responses.rest_throttled(request_id) if rest else responses.http_throttled(request_id)
+            # the function is throttled by Lambda (reserved or account concurrency), not the API by
+            # API Gateway: "If the Lambda API rejects the invocation request, API Gateway returns a 500"
+            return responses.rest_invoke_failed(request_id) if rest else responses.http_internal_error(request_id)
         except PayloadTooLarge:
             return responses.rest_request_too_long(request_id) if rest else responses.http_payload_too_large(request_id)
         except LambdagateError as exc:

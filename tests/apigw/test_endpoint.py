@@ -220,15 +220,18 @@ def test_no_http_api_route_is_404_not_found(http, fake_invoker, method, path):
     assert fake_invoker.calls == []
 
 
-def test_throttled_invoke_is_429(rest, http, fake_invoker):
+def test_a_function_lambda_throttles_is_a_500_as_on_aws(rest, http, fake_invoker):
+    """Lambda's throttle is not API Gateway's: "If the Lambda API rejects the invocation request,
+    API Gateway returns a 500" (Lambda developer guide, services-apigateway-errors)."""
     fake_invoker.script["Pets"] = Throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
     fake_invoker.script["PetsV2"] = Throttled("ConcurrentInvocationLimitExceeded")
     response = rest.get("/pets")
-    assert response.status_code == 429
-    assert response.json() == {"message": "Too Many Requests"}
+    assert response.status_code == 500
+    assert response.content == b'{"message": "Internal server error"}'
+    assert response.headers["x-amzn-errortype"] == "InternalServerErrorException"
     response = http.get("/v2/pets/1")
-    assert response.status_code == 429
-    assert response.json() == {"message": "Too Many Requests"}
+    assert response.status_code == 500
+    assert response.content == b'{"message":"Internal Server Error"}'
 
 
 @pytest.mark.parametrize("chunked", [
@@ -331,7 +334,7 @@ def test_rest_responses_carry_content_length_and_request_id(rest, fake_invoker):
     responses += [rest.get("/pets"), rest.get("/nowhere")]
     fake_invoker.script["Pets"] = Throttled("ConcurrentInvocationLimitExceeded")
     responses += [rest.get("/pets"), rest.request("GET", "/pets", content=b"z" * (TEN_MB + 1))]
-    assert [r.status_code for r in responses] == [200, 502, 403, 429, 413]
+    assert [r.status_code for r in responses] == [200, 502, 403, 500, 413]
     for response in responses:
         _check_framing(response)
     # the 10 MB answer is API Gateway's plain-text front-door reply (no request id known to be sent)
@@ -347,7 +350,7 @@ def test_http_api_responses_carry_content_length_and_request_id(http, fake_invok
     responses += [http.get("/v2/pets/1"), http.get("/nowhere")]
     fake_invoker.script["PetsV2"] = Throttled("ConcurrentInvocationLimitExceeded")
     responses += [http.get("/v2/pets/1"), http.request("GET", "/v2/pets/1", content=b"z" * (TEN_MB + 1))]
-    assert [r.status_code for r in responses] == [200, 500, 404, 429, 413]
+    assert [r.status_code for r in responses] == [200, 500, 404, 500, 413]
     for response in responses:
         _check_framing(response)
         assert response.headers["apigw-requestid"]
