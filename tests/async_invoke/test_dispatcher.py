@@ -232,3 +232,13 @@ def test_lambda_app_lifespan_starts_and_stops_the_dispatcher(tmp_path):
     assert states == [True]
     assert started_after is False and closed is True
     assert (tmp_path / "events.sqlite3").exists()
+
+
+def test_the_readme_names_destination_files_as_they_are_written():
+    """The README's example of an SQS destination's file is the name lambdagate writes."""
+    import pathlib
+    import re
+    from gateway.async_invoke.destinations import destination_file
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    arn, written = re.search(r"`(arn:aws:sqs:[^`]+)` is written to\s+`destinations/([^`]+)`", readme).groups()
+    assert os.path.basename(destination_file("state", arn)) == written
