@@ -330,9 +330,9 @@ class LogSinks:
                 for part in _runs(console):
                     if part.__class__ is SpilledLog:
                         for piece in part.pieces():
-                            self.console.write(piece)
+                            self.console.write(_for_terminal(piece))
                     else:
-                        self.console.write(part)
+                        self.console.write(_for_terminal(part))
                 self.console.flush()
             except (ValueError, OSError):  # the console was closed under us (interpreter shutdown)
                 pass
@@ -386,6 +386,14 @@ def _expand(texts: list):
             yield from text.pieces()
         else:
             yield text
+
+
+def _for_terminal(text: str) -> str:
+    """AWS's runtimes join a multi-line message (a traceback) with \\r into one log event; the log
+    files and LogType=Tail keep that, and the console, read in a terminal, gets line breaks."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _runs(parts: list):

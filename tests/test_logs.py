@@ -2,6 +2,7 @@
 never blocks the caller), and a bounded backlog that drops with a note instead of growing."""
 from __future__ import annotations
 
+import io
 import threading
 import time
 
@@ -116,3 +117,14 @@ def test_a_failing_disk_does_not_end_the_writer(tmp_path):
     sinks.close()
     assert sinks._thread is not None and not sinks._thread.is_alive()
     assert (tmp_path / "logs" / "fn.log").read_text() == "before\nafter\n"
+
+
+def test_the_console_breaks_awss_carriage_returns_and_the_file_keeps_them(tmp_path):
+    console = io.StringIO()
+    sinks = LogSinks(str(tmp_path), console=console)
+    event = "[ERROR] ValueError: boom\rTraceback (most recent call last):\r  File \"/var/task/app.py\", line 2\r\n"
+    sinks.write("fn", event)
+    sinks.close()
+    assert (tmp_path / "fn.log").read_bytes().decode() == event         # as CloudWatch stores it
+    assert console.getvalue() == ("[ERROR] ValueError: boom\nTraceback (most recent call last):\n"
+                                  "  File \"/var/task/app.py\", line 2\n")

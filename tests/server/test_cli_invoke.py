@@ -93,6 +93,10 @@ def test_function_error_exits_1_with_the_error_object(project):
     assert error["stackTrace"]
     assert "[ERROR] ValueError: asked to fail" in proc.stderr
     assert "\tStatus: error\tError Type: ValueError" in proc.stderr
+    # the traceback reads as lines on the console; the log file keeps AWS's one event joined by \r
+    assert "\r" not in proc.stderr and "\nTraceback (most recent call last):\n" in proc.stderr
+    logged = (project / ".lambdagate" / "logs" / "HelloFunction.log").read_bytes().decode()
+    assert "asked to fail\rTraceback (most recent call last):\r" in logged
 
 
 def test_event_from_a_file(project):
