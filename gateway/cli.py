@@ -14,6 +14,7 @@ import sys  # noqa: E402
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import json  # noqa: E402
 import logging  # noqa: E402
 from typing import Optional  # noqa: E402
 
@@ -175,6 +176,18 @@ def _read_event(path: Optional[str]) -> bytes:
     return data or b"{}"
 
 
+def _as_the_runtime_prints(payload: bytes, runtime: str) -> bytes:
+    """A Python function's result as AWS's Python runtime serialises it (json.dumps: ", " and ": ",
+    non-ASCII escaped), which is what `sam local invoke` prints; lambdagate's worker writes compact
+    JSON, the same value. Other runtimes' bytes are printed as they came."""
+    if not runtime.startswith("python"):
+        return payload
+    try:
+        return json.dumps(json.loads(payload)).encode()
+    except ValueError:   # not JSON (a handler may return bytes): as it is
+        return payload
+
+
 async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
     from gateway.sam.template import load_configured_template
     from gateway.scheduler import Scheduler
@@ -196,7 +209,7 @@ async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
     await scheduler.start()
     try:
         result = await scheduler.invoke(spec.logical_id, event)
-        sys.stdout.buffer.write(result.payload + b"\n")
+        sys.stdout.buffer.write(_as_the_runtime_prints(result.payload, spec.runtime) + b"\n")
         sys.stdout.flush()
         rows = [summary_row(spec.logical_id, scheduler.totals(spec.logical_id), spec.architecture)]
     finally:

@@ -66,6 +66,7 @@ def test_invoke_prints_the_result_and_logs_the_invocation(project):
     proc = lambdagate(project, "invoke")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"echo": {}, "function": "HelloFunction"}
+    assert proc.stdout == '{"echo": {}, "function": "HelloFunction"}\n'     # AWS's Python runtime's spacing
     assert proc.stdout.count("\n") == 1                        # just the result on stdout
     err = proc.stderr.split("\n")
     start = [i for i, line in enumerate(err) if re.fullmatch(rf"START RequestId: {UUID} Version: \$LATEST", line)]
@@ -97,6 +98,13 @@ def test_function_error_exits_1_with_the_error_object(project):
     assert "\r" not in proc.stderr and "\nTraceback (most recent call last):\n" in proc.stderr
     logged = (project / ".lambdagate" / "logs" / "HelloFunction.log").read_bytes().decode()
     assert "asked to fail\rTraceback (most recent call last):\r" in logged
+
+
+def test_the_result_is_printed_as_awss_python_runtime_serialises_it(project):
+    (project / "event.json").write_text(json.dumps({"text": "h\u00e9llo", "n": [1, 2.5]}))
+    proc = lambdagate(project, "invoke", "-e", "event.json")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '{"echo": {"text": "h\\u00e9llo", "n": [1, 2.5]}, "function": "HelloFunction"}\n'
 
 
 def test_event_from_a_file(project):
