@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -10,24 +9,13 @@ import sys
 
 import pytest
 
-import gateway
+from support.servers import checkout_env, one_function_template
 
 pytestmark = pytest.mark.integration   # starts real processes
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(gateway.__file__)))
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
-TEMPLATE = """\
-AWSTemplateFormatVersion: '2010-09-09'
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  HelloFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      Handler: app.handler
-      Runtime: python3.11
-      CodeUri: .
-"""
+TEMPLATE = one_function_template("HelloFunction", timeout_s=3)   # 3 s: Lambda's default
 
 APP = """\
 def handler(event, context):
@@ -47,9 +35,7 @@ def project(tmp_path):
 
 def lambdagate(cwd, *args, stdin=None, timeout=30, extra_env=None):
     """Run `python -m gateway.cli ...` in cwd; the CompletedProcess (text mode)."""
-    # PYTHONPATH: the subprocess imports this checkout, whatever the current directory and however (or
-    # whether) the package is installed
-    env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), **(extra_env or {})}
+    env = checkout_env(**(extra_env or {}))
     return subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=cwd, env=env, input=stdin,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -4,31 +4,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
-import gateway
 from support.processes import environment_pids, host_descendants, host_parents, thread_names
+from support.servers import EXAMPLES, lambdagate_process, one_function_template
 
 pytestmark = pytest.mark.integration   # starts real processes
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(gateway.__file__)))
-
-TEMPLATE = """\
-AWSTemplateFormatVersion: '2010-09-09'
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  SlowFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      Handler: app.handler
-      Runtime: python3.11
-      CodeUri: .
-      Timeout: 60
-"""
 
 # Names its thread MARKER (prctl PR_SET_NAME), then stays busy well past the test. The handler can
 # neither write a file the test could read (its filesystem is read-only) nor report a pid that means
@@ -47,14 +31,10 @@ def handler(event, context):
 
 def _start_cli(tmp_path):
     marker = f"lg{uuid.uuid4().hex[:12]}"          # a thread name holds 15 characters
-    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    (tmp_path / "template.yaml").write_text(one_function_template("SlowFunction"))
     (tmp_path / "app.py").write_text(SLOW_APP.format(marker=marker.encode()))
-    # PYTHONPATH: the subprocess imports this checkout, whatever the current directory and however (or
-    # whether) the package is installed
-    env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "invoke", "--state-dir", str(tmp_path / "state")],
-                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = lambdagate_process(tmp_path, "invoke", "--state-dir", str(tmp_path / "state"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     return proc, marker
 
 
@@ -119,12 +99,9 @@ def test_cli_killed_mid_invocation_leaves_nothing_running(tmp_path, kit):
 
 
 def _start_api(tmp_path, **popen):
-    env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    template = os.path.join(REPO_ROOT, "examples", "hello-world", "template.yaml")
-    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "start-api", "-t", template, "-p", "0",
-                             "--lambda-port", "0", "--state-dir", str(tmp_path / "state")],
-                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, **popen)
+    return lambdagate_process(tmp_path, "start-api", "-t", str(EXAMPLES / "hello-world" / "template.yaml"),
+                              "-p", "0", "--lambda-port", "0", "--state-dir", str(tmp_path / "state"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
 
 
 def _interrupted_on_arrival():

@@ -5,27 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from support.isolation import REPO_ROOT, host_pids_with, kill_marked, machine_level, wait_until_gone
+from support.isolation import host_pids_with, kill_marked, machine_level, wait_until_gone
+from support.servers import lambdagate_process, one_function_template
 
 pytestmark = pytest.mark.integration   # starts real processes
-
-TEMPLATE = """\
-AWSTemplateFormatVersion: '2010-09-09'
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  Spawner:
-    Type: AWS::Serverless::Function
-    Properties:
-      Handler: app.handler
-      Runtime: python3.11
-      CodeUri: .
-      Timeout: 60
-"""
 
 # a grandchild in a session of its own (and its own child), then an invocation that lasts
 APP = """\
@@ -41,14 +28,12 @@ def handler(event, context):
 
 
 def _start(tmp_path, isolation: str, marker: str) -> subprocess.Popen:
-    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    (tmp_path / "template.yaml").write_text(one_function_template("Spawner"))
     (tmp_path / "app.py").write_text(APP)
     (tmp_path / "event.json").write_text('{"marker": "%s"}' % marker)
-    env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "invoke", "-e", "event.json", "--isolation", isolation,
-                             "--state-dir", str(tmp_path / "state")],
-                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    return lambdagate_process(tmp_path, "invoke", "-e", "event.json", "--isolation", isolation,
+                              "--state-dir", str(tmp_path / "state"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
 
 
 def _wait_for_marked(proc, marker: str, count: int, timeout_s: float = 20.0) -> list:

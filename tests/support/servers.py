@@ -15,6 +15,8 @@ from typing import Callable, Optional
 
 import pytest
 
+import gateway
+
 with warnings.catch_warnings():
     # starlette 1.x prefers httpx2 and warns once, at import, when it finds httpx instead
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -23,6 +25,28 @@ with warnings.catch_warnings():
 APPS = Path(__file__).resolve().parents[1] / "fixtures" / "apps"
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
+
+
+# --------------------------------------------------------------------------- the command line
+
+def one_function_template(name: str, timeout_s: int = 60) -> str:
+    """A template of one python3.11 function, `app.handler` in the template's directory."""
+    return (f"AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nResources:\n"
+            f"  {name}:\n    Type: AWS::Serverless::Function\n    Properties:\n      Handler: app.handler\n"
+            f"      Runtime: python3.11\n      CodeUri: .\n      Timeout: {timeout_s}\n")
+
+
+def checkout_env(**extra: str) -> dict:
+    """os.environ with this checkout first on PYTHONPATH, so that a subprocess imports it whatever
+    its current directory and however (or whether) the package is installed; plus `extra`."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(gateway.__file__)))
+    return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""), **extra}
+
+
+def lambdagate_process(cwd, *args: str, **popen) -> subprocess.Popen:
+    """`python -m gateway.cli ARGS` in cwd, as a user would start it, stdin closed."""
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", *args], cwd=cwd, env=checkout_env(),
+                            stdin=subprocess.DEVNULL, **popen)
 
 
 # --------------------------------------------------------------------------- polling
