@@ -253,7 +253,7 @@ class NamespaceForker:
         try:
             self._spare = (init, os.open(f"/proc/{init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC))
         except OSError:
-            _kill(init)
+            kill(init)
             raise
 
     def fork(self, inherited: tuple = ()) -> tuple:
@@ -267,7 +267,7 @@ class NamespaceForker:
             pid = os.fork()
         except BaseException:
             self._restore()
-            _kill(init)
+            kill(init)
             os.close(ns_fd)
             raise
         os.close(ns_fd)
@@ -296,7 +296,8 @@ class NamespaceForker:
         os.close(self._own_pid_ns)
 
 
-def _kill(pid: int) -> None:
+def kill(pid: int) -> None:
+    """SIGKILL a process that may already be gone."""
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -387,8 +388,8 @@ def _cover(directory: str, options: str, keep, writable: bool) -> None:
     held = []
     for path in keep:
         # (the directory itself, e.g. /tmp on the path of a script run from there, is not kept)
-        if path != directory and _within(path, directory) and os.path.exists(path) and \
-                not any(_within(path, p) for p, _ in held):
+        if path != directory and within(path, directory) and os.path.exists(path) and \
+                not any(within(path, p) for p, _ in held):
             held.append((path, os.open(path, os.O_PATH | os.O_CLOEXEC)))
     mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV | (0 if writable or held else MS_RDONLY), options)
     for path, fd in held:
@@ -404,7 +405,8 @@ def _cover(directory: str, options: str, keep, writable: bool) -> None:
         mount(None, directory, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, options)
 
 
-def _within(path: str, directory: str) -> bool:
+def within(path: str, directory: str) -> bool:
+    """Whether `path` is `directory` or lies below it (both absolute and normalised)."""
     return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
@@ -422,13 +424,10 @@ def _build_dev() -> None:
 # --------------------------------------------------------------------------- the process level
 
 def become_process_worker(sandbox: dict) -> None:
-    """A worker without namespaces: not readable by its siblings, its own TMPDIR, no capability,
-    its cgroup's quotas where lambdagate (as root) made one."""
+    """A worker without namespaces: not readable by its siblings, no capability, its cgroup's quotas
+    where lambdagate (as root) made one. (Its own TMPDIR the gateway made and put in its environment.)"""
     _join_cgroups(sandbox)
     not_dumpable()
-    tmp_dir = sandbox.get("tmp_dir")
-    if tmp_dir:
-        os.makedirs(tmp_dir, mode=0o700, exist_ok=True)
     if os.geteuid() == 0:
         drop_capabilities()
     else:
@@ -442,29 +441,38 @@ def adopt_orphans() -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def _children_by_parent() -> dict:
-    children: dict = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+def children_of(pid: int) -> list:
+    """The processes whose parent is `pid`, from the kernel's per-thread children lists: no walk
+    over every process of the host."""
+    children = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for tid in tasks:
         try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                children.extend(int(child) for child in f.read().split())
         except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split(maxsplit=2)[1])
-        children.setdefault(ppid, []).append(int(entry))
+            pass
     return children
+
+
+def process_tree(pid: int) -> list:
+    """`pid` and every process descended from it (threads' children included)."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children_of(current))
+    return tree
 
 
 def kill_adopted(own_children) -> None:
     """Kill the zygote's children that it did not fork itself: orphans of ended workers."""
-    for pid in _children_by_parent().get(os.getpid(), ()):
+    for pid in children_of(os.getpid()):
         if pid not in own_children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill(pid)
 
 
 def kill_descendants(rounds: int = 20) -> None:
@@ -472,19 +480,11 @@ def kill_descendants(rounds: int = 20) -> None:
     orphans are adopted by this subreaper and found by the next)."""
     me = os.getpid()
     for _ in range(rounds):
-        children = _children_by_parent()
-        stack, found = list(children.get(me, ())), []
-        while stack:
-            pid = stack.pop()
-            found.append(pid)
-            stack.extend(children.get(pid, ()))
+        found = process_tree(me)[1:]
         if not found:
             return
         for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill(pid)
         while True:   # reap what was killed, so that the next round does not count zombies
             try:
                 if os.waitpid(-1, os.WNOHANG)[0] == 0:

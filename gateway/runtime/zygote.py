@@ -11,7 +11,6 @@ execution environment isolated as `<isolation>` asks and the machine allows (san
 from __future__ import annotations
 
 import array
-import ctypes
 import gc
 import os
 import resource
@@ -39,16 +38,7 @@ from gateway import wire
 from gateway.runtime import sandbox
 from gateway.runtime import worker as worker_runtime
 
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
 _FDS_SPACE = socket.CMSG_SPACE(3 * array.array("i").itemsize)
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _kill_group(pgid: int) -> None:
@@ -58,8 +48,8 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _die_with_parent() -> None:
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def _die_with_parent(signum: int = signal.SIGKILL) -> None:
+    sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signum)
 
 
 # Lambda's per-environment quota of open files. (Its 1024 processes/threads are not RLIMIT_NPROC:
@@ -69,7 +59,8 @@ _OPEN_FILES = 1024
 
 
 def _aws_limits() -> None:
-    """Each environment starts with AWS's open-files limit, not the gateway's raised one."""
+    """Each environment starts with AWS's open-files limit, not the gateway's raised one: set once
+    in the zygote, which needs few descriptors itself, and inherited by every fork."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > _OPEN_FILES:
         hard = _OPEN_FILES
@@ -212,7 +203,6 @@ class Zygote:
             self._forker.close()
         os.setsid()   # its own session and group: kill(0, ...) reaches nothing outside it
         _die_with_parent()  # kept across exec
-        _aws_limits()
 
     def _become_executable(self, spec: dict, log_fd: int) -> None:
         try:
@@ -265,7 +255,7 @@ class Zygote:
             # namespace, setsid or not; otherwise the worker's process group is killed (the group
             # keeps the pid from being reused meanwhile)
             if init:
-                _kill(init)     # not reaped yet (see above): still its pid
+                sandbox.kill(init)     # not reaped yet (see above): still its pid
             _kill_group(pid)
             # the worker's peak resident set: Max Memory Used of an environment that died
             self._send(wire.exited_message(pid, status, usage.ru_maxrss))
@@ -289,7 +279,7 @@ class Zygote:
         for pid in list(self.children):
             _kill_group(pid)
         for init in inits:
-            _kill(init)     # and with it everything in its namespace
+            sandbox.kill(init)     # and with it everything in its namespace
         for pid in [*self.children, *inits]:
             try:
                 os.waitpid(pid, 0)
@@ -313,7 +303,7 @@ def main(argv=None) -> None:
         # on the gateway's death gets SIGTERM, not SIGKILL, so that it can kill them on its way out
         sandbox.adopt_orphans()
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        _die_with_parent(signal.SIGTERM)
     else:
         _die_with_parent()
     if len(argv) > 1 and os.getppid() != int(argv[1]):
@@ -323,6 +313,7 @@ def main(argv=None) -> None:
     control = socket.socket(fileno=int(argv[0]))
     control.setblocking(True)
     _batch_scheduling()
+    _aws_limits()
     Zygote(control, isolation, note).serve()
 
 

@@ -132,9 +132,8 @@ class CgroupTree:
         if self.version == 2:
             _write(os.path.join(cgroup.dirs[0], "cpu.max"), f"{quota} {CPU_PERIOD_US}")
         else:
-            cpu = cgroup.dirs[1]
-            _write(os.path.join(cpu, "cpu.cfs_period_us"), str(CPU_PERIOD_US))
-            _write(os.path.join(cpu, "cpu.cfs_quota_us"), str(quota))
+            # (a new cgroup's cpu.cfs_period_us is the kernel's default, CPU_PERIOD_US)
+            _write(os.path.join(cgroup.dirs[1], "cpu.cfs_quota_us"), str(quota))
 
     def remove(self, cgroup: Cgroup) -> None:
         """Kill whatever is left in it and remove it (later, if its processes are still exiting)."""

@@ -3,7 +3,7 @@ finds what the machine allows; gateway/runtime/sandbox.py builds it), what each 
 given (its /tmp, the paths it may not see, its cgroup), and removing all of it when it ends."""
 from __future__ import annotations
 
-import ctypes
+import asyncio
 import logging
 import os
 import shutil
@@ -13,17 +13,13 @@ from typing import Iterable, Optional
 
 from gateway import wire
 from gateway.config import Config
+from gateway.runtime.sandbox import not_dumpable, within
 from gateway.errors import LambdagateError
 from gateway.scheduler.cgroups import Cgroup, CgroupTree
 from gateway.scheduler.commands import RUNTIME_DIR
 from gateway.types import FunctionSpec
 
 log = logging.getLogger("lambdagate")
-_PR_SET_DUMPABLE = 4
-
-
-def _within(path: str, directory: str) -> bool:
-    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
 def _needed_paths(worker_spec: dict, interpreter: str) -> list:
@@ -36,6 +32,14 @@ def _needed_paths(worker_spec: dict, interpreter: str) -> list:
     # programs and class paths ("-cp a:b") among the arguments
     paths += [part for arg in worker_spec.get("argv", ()) for part in arg.split(os.pathsep) if os.path.isabs(part)]
     return sorted({q for p in paths for q in (os.path.abspath(p), os.path.realpath(p))})
+
+
+def _remove_tree(path: str) -> None:
+    """Off the event loop when there is one: a function may leave thousands of files behind."""
+    try:
+        asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, path, True)
+    except RuntimeError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class _Environment:
@@ -62,6 +66,7 @@ class Isolation:
         self._environments: dict = {}          # worker pid -> _Environment
         self._tmp_root: Optional[str] = None
         self._interpreter = config.python
+        self._paths: dict = {}                  # (code dir, argv) -> (hidden, kept), see _paths_of
 
     @property
     def active(self) -> bool:
@@ -80,7 +85,7 @@ class Isolation:
         if level == wire.ISOLATION_PROCESS:
             # a sibling under the same uid could otherwise read every function's environment and
             # payloads from the gateway's memory
-            ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+            not_dumpable()
         log.info("isolation: %s", self.describe())
 
     def describe(self) -> str:
@@ -107,22 +112,31 @@ class Isolation:
             if "TMPDIR" not in spec.environment:
                 env.pop("TMPDIR", None)         # the host's: /tmp is the environment's own, as on AWS
             sandbox["tmp_mb"] = spec.ephemeral_storage_mb
-            sandbox["hidden"] = self._hidden_from(os.path.realpath(spec.code_dir))
-            sandbox["keep"] = _needed_paths(worker_spec, self._interpreter)
+            sandbox["hidden"], sandbox["keep"] = self._paths_of(spec, worker_spec)
         else:
             if self._tmp_root is None:
                 self._tmp_root = tempfile.mkdtemp(prefix="lambdagate-tmp-")
-            tmp_dir = tempfile.mkdtemp(dir=self._tmp_root)
-            env["TMPDIR"] = sandbox["tmp_dir"] = tmp_dir
+            tmp_dir = tempfile.mkdtemp(dir=self._tmp_root)   # 0700: the environment's own
+            env["TMPDIR"] = tmp_dir
         worker_spec["sandbox"] = sandbox
         return _Environment(cgroup, tmp_dir)
+
+    def _paths_of(self, spec: FunctionSpec, worker_spec: dict) -> tuple:
+        """(hidden, kept) for a function's environments: the same for every one of them, so worked
+        out (realpath on every import path entry) at its first cold start only."""
+        key = (spec.code_dir, tuple(worker_spec.get("argv", ())))
+        paths = self._paths.get(key)
+        if paths is None:
+            paths = self._paths[key] = (self._hidden_from(os.path.realpath(spec.code_dir)),
+                                        _needed_paths(worker_spec, self._interpreter))
+        return paths
 
     def _hidden_from(self, code_dir: str) -> list:
         """What a function with this code may not see: the secrets, even inside its code directory
         (`CodeUri: .` beside the default .lambdagate), unless they contain it; other functions' code,
         except what contains its own or lies inside it (as `sam build` would package it with it)."""
-        secrets = [path for path in self._secret if not _within(code_dir, path)]
-        others = [path for path in self._code_dirs if not _within(code_dir, path) and not _within(path, code_dir)]
+        secrets = [path for path in self._secret if not within(code_dir, path)]
+        others = [path for path in self._code_dirs if not within(code_dir, path) and not within(path, code_dir)]
         return secrets + others
 
     def attach(self, pid: int, environment: Optional[_Environment]) -> None:
@@ -151,7 +165,7 @@ class Isolation:
             except OSError as exc:
                 log.warning("cannot remove cgroup %s: %s", environment.cgroup.dirs, exc)
         if environment.tmp_dir is not None:
-            shutil.rmtree(environment.tmp_dir, ignore_errors=True)
+            _remove_tree(environment.tmp_dir)
 
     def end_all(self) -> None:
         """The zygote is gone, and every environment with it."""

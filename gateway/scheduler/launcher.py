@@ -147,10 +147,7 @@ class Launcher:
             else:
                 runtime_api = await worker.start_endpoint()
                 worker_spec = exec_worker_spec(spec, argv, runtime_api)
-                worker.pid = await self._fork(zygote, spec, worker_spec, (), log_fd)
-                self._exec_workers[worker.pid] = worker
-                if zygote.has_exited(worker.pid):  # its exit came with the fork's answer
-                    self._on_exit(worker.pid, -1)
+                await self._fork(zygote, spec, worker, worker_spec, (), log_fd)
             ready, ready_payload = await asyncio.wait_for(asyncio.shield(worker.ready), self.init_timeout_s)
             self.isolation.initialised(worker.pid)
         except WorkerLost:
@@ -184,21 +181,22 @@ class Launcher:
         try:
             await worker.connect(invoke_w, result_r)
             worker_spec = python_worker_spec(spec, self.memory_poll_ms, self.enforce_memory)
-            worker.pid = await self._fork(zygote, spec, worker_spec, (invoke_r, result_w), log_fd)
+            await self._fork(zygote, spec, worker, worker_spec, (invoke_r, result_w), log_fd)
         finally:
             os.close(invoke_r)
             os.close(result_w)
 
-    async def _fork(self, zygote: ZygoteProcess, spec: FunctionSpec, worker_spec: dict, worker_fds: tuple,
-                    log_fd: int) -> int:
-        """Fork a worker into an environment of its own, isolated as the machine allows."""
+    async def _fork(self, zygote: ZygoteProcess, spec: FunctionSpec, worker, worker_spec: dict, worker_fds: tuple,
+                    log_fd: int) -> None:
+        """Fork the worker's process into an environment of its own, isolated as the machine allows."""
         environment = self.isolation.prepare(spec, worker_spec)
         try:
-            pid = await zygote.fork(worker_spec, worker_fds, log_fd)
+            worker.pid = await zygote.fork(worker_spec, worker_fds, log_fd)
         except BaseException:
             self.isolation.discard(environment)
             raise
-        self.isolation.attach(pid, environment)
-        if zygote.has_exited(pid):  # its exit came with the fork's answer: clean up now
-            self.isolation.ended(pid)
-        return pid
+        self.isolation.attach(worker.pid, environment)
+        if isinstance(worker, ExecWorker):
+            self._exec_workers[worker.pid] = worker   # it learns its end from the zygote only
+        if zygote.has_exited(worker.pid):  # its exit came with the fork's answer
+            self._on_exit(worker.pid, -1)

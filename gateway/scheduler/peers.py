@@ -40,25 +40,6 @@ def socket_inode(client: tuple, server: tuple) -> Optional[int]:
         return None
 
 
-def process_tree(pid: int) -> list:
-    """`pid` and every process descended from it (threads' children included)."""
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            try:
-                with open(f"/proc/{current}/task/{tid}/children") as f:
-                    todo.extend(int(child) for child in f.read().split())
-            except OSError:
-                pass
-    return tree
-
-
 def holder_of(inode: int, pids: Iterable[int]) -> Optional[int]:
     """The first of `pids` that has the socket `inode` open, or None."""
     target = f"socket:[{inode}]"

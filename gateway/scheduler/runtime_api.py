@@ -17,6 +17,7 @@ import orjson
 
 from gateway import wire
 from gateway.logs import RefusalLog
+from gateway.runtime.sandbox import process_tree
 from gateway.scheduler import peers
 from gateway.scheduler.outcomes import response_too_large_payload
 from gateway.types import RESPONSE_LIMIT_BYTES
@@ -164,7 +165,7 @@ class RuntimeEndpoint:
             # know this port so soon, so let the request through and check the next one
             return True
         inode = peers.socket_inode(proto.client, proto.server)
-        if inode is not None and peers.holder_of(inode, peers.process_tree(owner_pid)) is not None:
+        if inode is not None and peers.holder_of(inode, process_tree(owner_pid)) is not None:
             proto.trusted = True
             return True
         # naming the process costs a look at every process: only when the line will be written
