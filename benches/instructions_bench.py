@@ -13,7 +13,6 @@ the worker, which is quicker but noisy.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import tempfile

@@ -25,6 +25,8 @@ import tempfile
 import time
 import urllib.request
 
+from gateway import wire
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "hello-world", "template.yaml")
 BODY = '{"message": "hello world"}'
@@ -119,7 +121,7 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16", help="comma-separated connection counts")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds per connection count; "
                         "medians are printed (default 1)")
-    parser.add_argument("--isolation", default="auto", choices=("auto", "namespaces", "process", "none"),
+    parser.add_argument("--isolation", default=wire.ISOLATION_AUTO, choices=wire.ISOLATION_CHOICES,
                         help="lambdagate's --isolation (default auto, as a user runs it)")
     args = parser.parse_args()
     wrk = find_wrk()

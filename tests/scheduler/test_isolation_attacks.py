@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import logging
 import os
 import pathlib
@@ -23,12 +22,11 @@ import pytest
 
 from gateway.types import FunctionSpec
 from support.processes import host_parents, pid_namespace
-from support.isolation import (ATTACKER, VICTIM, async_wait_until_gone, host_pids_with, kill_marked, machine_level,
-                               needs_namespaces)
+from support.isolation import (ATTACKER, SECRET, VICTIM, async_wait_until_gone, call_ok, host_pids_with, kill_marked,
+                               machine_level, needs_namespaces)
 
 pytestmark = pytest.mark.integration   # real zygote, real workers
 
-SECRET = "s3cr3t-of-the-victim"
 
 
 def _functions(make_function, **attacker_fields):
@@ -37,33 +35,29 @@ def _functions(make_function, **attacker_fields):
     return victim, attacker
 
 
-async def _call(sched, name, event) -> dict:
-    result = await sched.invoke(name, json.dumps(event).encode())
-    assert result.function_error is None, result.payload
-    return json.loads(result.payload)
 
 
 @needs_namespaces
 def test_a_function_cannot_read_a_siblings_or_the_gateways_memory_or_environment(make_function, open_scheduler, run):
     async def body():
         async with open_scheduler(list(_functions(make_function))) as sched:
-            assert (await _call(sched, "Victim", {}))["secret"] == SECRET   # warm, with the secret in its environ
+            assert (await call_ok(sched, "Victim", {}))["secret"] == SECRET   # warm, with the secret in its environ
             targets = [*sched.worker_pids("Victim"), sched.zygote_pid, os.getpid()]
-            found = await _call(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
+            found = await call_ok(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
             # (its own environment's init lists its fds by file mode, but reads and opens nothing)
             assert [leak for leak in found["leaks"] if leak != "1/fd"] == []
             # its /proc holds its own environment only: the init and the worker
             assert len(found["visible"]) <= 3, found["visible"]
-            assert (await _call(sched, "Victim", {}))["secret"] == SECRET
+            assert (await call_ok(sched, "Victim", {}))["secret"] == SECRET
     run(body())
 
 
 def test_without_isolation_the_same_snooping_reads_the_secret(make_function, open_scheduler, run):
     async def body():
         async with open_scheduler(list(_functions(make_function)), isolation="none") as sched:
-            await _call(sched, "Victim", {})
+            await call_ok(sched, "Victim", {})
             targets = sched.worker_pids("Victim")
-            found = await _call(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
+            found = await call_ok(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
             assert f"{targets[0]}/secret-in-memory" in found["leaks"]
     run(body())
 
@@ -72,16 +66,16 @@ def test_without_isolation_the_same_snooping_reads_the_secret(make_function, ope
 def test_a_function_cannot_signal_the_zygote_the_gateway_or_a_sibling(make_function, open_scheduler, run, kit):
     async def body():
         async with open_scheduler(list(_functions(make_function))) as sched:
-            await _call(sched, "Victim", {})
+            await call_ok(sched, "Victim", {})
             victims, zygote = sched.worker_pids("Victim"), sched.zygote_pid
             targets = [*victims, zygote, os.getpid()]
-            results = await _call(sched, "Attacker", {"action": "kill", "targets": targets, "everyone": True})
+            results = await call_ok(sched, "Attacker", {"action": "kill", "targets": targets, "everyone": True})
             for target in targets:
                 assert results[str(target)] in ("ESRCH", "EPERM"), results
             assert results["parent"] == 0          # its parent (the zygote) has no pid in its namespace
             assert kit.pid_running(zygote) and all(kit.pid_running(pid) for pid in victims)
             assert sched.zygote_pid == zygote
-            assert (await _call(sched, "Victim", {}))["secret"] == SECRET
+            assert (await call_ok(sched, "Victim", {}))["secret"] == SECRET
             assert sched.worker_pids("Victim") == victims      # the same warm worker answered
     run(body())
 
@@ -89,9 +83,9 @@ def test_a_function_cannot_signal_the_zygote_the_gateway_or_a_sibling(make_funct
 def test_without_isolation_killing_the_zygote_works(make_function, open_scheduler, run, kit):
     async def body():
         async with open_scheduler(list(_functions(make_function)), isolation="none") as sched:
-            await _call(sched, "Victim", {})
+            await call_ok(sched, "Victim", {})
             zygote = sched.zygote_pid
-            results = await _call(sched, "Attacker", {"action": "kill", "targets": [zygote]})
+            results = await call_ok(sched, "Attacker", {"action": "kill", "targets": [zygote]})
             assert results[str(zygote)] == "killed"
             assert await kit.async_still_there([zygote], check=kit.pid_running) == []
     run(body())
@@ -105,15 +99,15 @@ def test_tmp_is_private_sized_by_ephemeral_storage_and_gone_with_the_environment
         attacker = make_function(ATTACKER, name="Filler", ephemeral_storage_mb=512, memory_mb=1769, timeout_s=30)
         other = make_function(ATTACKER, name="Other")
         async with open_scheduler([attacker, other]) as sched:
-            filled = await _call(sched, "Filler", {"action": "fill_tmp", "limit": 1 << 40, "name": "Filler"})
+            filled = await call_ok(sched, "Filler", {"action": "fill_tmp", "limit": 1 << 40, "name": "Filler"})
             assert filled["error"] == "ENOSPC"   # as on AWS: the 513th MB does not fit
             assert 500 * (1 << 20) <= filled["written"] <= 512 * (1 << 20)
             assert "left-by-Filler" in filled["tmp"] and filled["tempdir"] == "/tmp"
             assert not os.path.exists("/tmp/left-by-Filler")           # not the host's /tmp
-            seen = await _call(sched, "Other", {"action": "fill_tmp", "limit": 1 << 20, "name": "Other"})
+            seen = await call_ok(sched, "Other", {"action": "fill_tmp", "limit": 1 << 20, "name": "Other"})
             assert "left-by-Other" in seen["tmp"] and "left-by-Filler" not in seen["tmp"]   # nor the sibling's
             sched.retire("Filler")                                      # the environment ends...
-            again = await _call(sched, "Filler", {"action": "fill_tmp", "limit": 1 << 20, "name": "Again"})
+            again = await call_ok(sched, "Filler", {"action": "fill_tmp", "limit": 1 << 20, "name": "Again"})
             assert "left-by-Filler" not in again["tmp"] and again["written"] == 1 << 20   # ...and its /tmp with it
     run(body())
 
@@ -145,7 +139,7 @@ def test_the_filesystem_is_read_only_and_hides_other_functions_and_lambdagates_s
 
     async def body():
         async with open_scheduler([victim, attacker], state_dir=str(state)) as sched:
-            return await _call(sched, "Attacker", {
+            return await call_ok(sched, "Attacker", {
                 "action": "look", "paths": [victim.code_dir, str(state), attacker.code_dir],
                 "write": [os.path.join(attacker.code_dir, "planted.py"), os.path.join(victim.code_dir, "app.py"),
                           "/usr/planted", "/tmp/allowed"]})
@@ -195,7 +189,7 @@ def test_a_function_cannot_reach_host_sockets_devices_ipc_keyrings_or_a_user_nam
 
     async def body():
         async with open_scheduler([make_function(ATTACKER, name="Reacher")], isolation=isolation) as sched:
-            return await _call(sched, "Reacher", {"action": "reach", **host_things})
+            return await call_ok(sched, "Reacher", {"action": "reach", **host_things})
     got = run(body())
     if isolation == "none":     # the attack is real: as plain root every door is open
         assert got["socket"] == "connected" and got["device"] == "opened"
@@ -217,7 +211,7 @@ def test_a_setsid_child_dies_with_its_environment(make_function, open_scheduler,
 
     async def body():
         async with open_scheduler([make_function(ATTACKER, name="Spawner")]) as sched:
-            await _call(sched, "Spawner", {"action": "spawn", "marker": marker})
+            await call_ok(sched, "Spawner", {"action": "spawn", "marker": marker})
             assert host_pids_with(marker), "the child never started"
             sched.retire("Spawner")
             assert await async_wait_until_gone(marker) == []
@@ -231,10 +225,10 @@ def test_a_setsid_child_dies_with_its_environment(make_function, open_scheduler,
 def test_an_environment_has_1024_processes_and_threads(make_function, open_scheduler, run):
     async def body():
         async with open_scheduler([make_function(ATTACKER, name="Forker", memory_mb=1769, timeout_s=30)]) as sched:
-            started = (await _call(sched, "Forker", {"action": "threads"}))["threads"]
+            started = (await call_ok(sched, "Forker", {"action": "threads"}))["threads"]
             # the init, the worker's main thread and its watchdog take a few of the 1024
             assert 1000 <= started < 1024
-            assert (await _call(sched, "Forker", {"action": "threads"}))["threads"] == started   # all released
+            assert (await call_ok(sched, "Forker", {"action": "threads"}))["threads"] == started   # all released
     run(body())
 
 
@@ -246,8 +240,8 @@ def test_cpu_is_shared_in_proportion_to_memory(make_function, open_scheduler, ru
         small = make_function(ATTACKER, name="Small", memory_mb=128)
         big = make_function(ATTACKER, name="Big", memory_mb=1769)
         async with open_scheduler([small, big]) as sched:
-            small_cpu = (await _call(sched, "Small", {"action": "spin", "seconds": 1.0}))["cpu_s"]
-            big_cpu = (await _call(sched, "Big", {"action": "spin", "seconds": 1.0}))["cpu_s"]
+            small_cpu = (await call_ok(sched, "Small", {"action": "spin", "seconds": 1.0}))["cpu_s"]
+            big_cpu = (await call_ok(sched, "Big", {"action": "spin", "seconds": 1.0}))["cpu_s"]
             assert 0.02 <= small_cpu <= 0.2, small_cpu       # 0.072 s of CPU per second of wall time
             assert big_cpu >= 0.5, big_cpu
     run(body())
@@ -261,7 +255,7 @@ def test_a_spinning_function_does_not_starve_a_healthy_one(make_function, open_s
     async def healthy_calls(sched, seconds: float) -> int:
         count, stop = 0, time.monotonic() + seconds
         while time.monotonic() < stop:
-            await _call(sched, "Healthy", {"secret": "x"})
+            await call_ok(sched, "Healthy", {"secret": "x"})
             count += 1
         return count
 
@@ -269,11 +263,11 @@ def test_a_spinning_function_does_not_starve_a_healthy_one(make_function, open_s
         spinners = [make_function(ATTACKER, name=f"Spinner{i}", memory_mb=128, timeout_s=10) for i in range(3)]
         healthy = make_function(VICTIM, name="Healthy", memory_mb=1769, environment={"SECRET": "x"})
         async with open_scheduler([*spinners, healthy]) as sched:
-            await _call(sched, "Healthy", {})
+            await call_ok(sched, "Healthy", {})
             for spinner in spinners:                 # Init done: the next call is the spin alone
-                await _call(sched, spinner.function_name, {"action": "spin", "seconds": 0})
+                await call_ok(sched, spinner.function_name, {"action": "spin", "seconds": 0})
             alone = await healthy_calls(sched, 1.0)
-            spins = [asyncio.ensure_future(_call(sched, s.function_name, {"action": "spin", "seconds": 2.0}))
+            spins = [asyncio.ensure_future(call_ok(sched, s.function_name, {"action": "spin", "seconds": 2.0}))
                      for s in spinners]
             await asyncio.sleep(0.2)                 # the spinners are spinning
             beside = await healthy_calls(sched, 1.0)
@@ -287,7 +281,7 @@ def test_a_spinning_function_does_not_starve_a_healthy_one(make_function, open_s
 def test_the_isolation_in_force_is_said_once_at_startup(make_function, open_scheduler, run, caplog):
     async def body():
         async with open_scheduler([make_function(VICTIM, name="Victim", environment={"SECRET": "x"})]) as sched:
-            await _call(sched, "Victim", {})
+            await call_ok(sched, "Victim", {})
             return sched.isolation.level
     with caplog.at_level(logging.INFO, logger="lambdagate"):
         level = run(body())
@@ -303,7 +297,7 @@ def test_a_gateway_run_from_a_script_in_tmp_still_starts_workers(make_function, 
 
     async def body():
         async with open_scheduler([make_function(ATTACKER, name="Looker")]) as sched:
-            looked = await _call(sched, "Looker", {"action": "look", "paths": ["/tmp"], "write": ["/tmp/mine"]})
+            looked = await call_ok(sched, "Looker", {"action": "look", "paths": ["/tmp"], "write": ["/tmp/mine"]})
             assert looked["writes"]["/tmp/mine"] == "written"
             assert not os.path.exists("/tmp/mine")
     run(body())
@@ -316,7 +310,7 @@ def test_the_spare_init_killed_from_outside_costs_nothing(make_function, open_sc
     async def body():
         async with open_scheduler([make_function(VICTIM, name="Warm", environment={"SECRET": "w"}),
                                    make_function(VICTIM, name="Cold", environment={"SECRET": "c"})]) as sched:
-            await _call(sched, "Warm", {})
+            await call_ok(sched, "Warm", {})
             zygote, warm = sched.zygote_pid, sched.worker_pids("Warm")
             await kit.wait_for(lambda: len(_zygote_children(zygote)) == 3, timeout_s=3.0)   # + the spare
             spare = [pid for pid in _zygote_children(zygote) if pid not in warm and
@@ -324,9 +318,9 @@ def test_the_spare_init_killed_from_outside_costs_nothing(make_function, open_sc
             assert len(spare) == 1, (spare, warm)
             os.kill(spare[0], signal.SIGKILL)
             await asyncio.sleep(0.1)
-            assert (await _call(sched, "Cold", {}))["secret"] == "c"
+            assert (await call_ok(sched, "Cold", {}))["secret"] == "c"
             assert sched.zygote_pid == zygote and sched.worker_pids("Warm") == warm
-            assert (await _call(sched, "Warm", {}))["secret"] == "w"
+            assert (await call_ok(sched, "Warm", {}))["secret"] == "w"
     run(body())
 
 

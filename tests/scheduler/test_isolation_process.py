@@ -2,22 +2,16 @@
 here with isolation="process", so that it is tested on every machine."""
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
-from support.isolation import ATTACKER, VICTIM, async_wait_until_gone, host_pids_with, kill_marked
+from support.isolation import ATTACKER, SECRET, VICTIM, async_wait_until_gone, call_ok, host_pids_with, kill_marked
 
 pytestmark = pytest.mark.integration   # real zygote, real workers
 
-SECRET = "s3cr3t-of-the-victim"
 
 
-async def _call(sched, name, event) -> dict:
-    result = await sched.invoke(name, json.dumps(event).encode())
-    assert result.function_error is None, result.payload
-    return json.loads(result.payload)
 
 
 def test_a_function_cannot_read_a_siblings_memory_or_the_zygotes(make_function, open_scheduler, run):
@@ -26,42 +20,30 @@ def test_a_function_cannot_read_a_siblings_memory_or_the_zygotes(make_function, 
         attacker = make_function(ATTACKER, name="Attacker")
         async with open_scheduler([victim, attacker], isolation="process") as sched:
             assert sched.isolation.level == "process"
-            await _call(sched, "Victim", {})
+            await call_ok(sched, "Victim", {})
             targets = [*sched.worker_pids("Victim"), sched.zygote_pid]
-            found = await _call(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
+            found = await call_ok(sched, "Attacker", {"action": "snoop", "secret": SECRET, "targets": targets})
             stolen = [leak for leak in found["leaks"] if int(leak.split("/")[0]) in targets]
             if os.geteuid() == 0:   # uid 0 lists any root-owned directory, fd numbers included; it opens none
                 stolen = [leak for leak in stolen if not leak.endswith("/fd")]
             assert stolen == []
-            assert (await _call(sched, "Victim", {}))["secret"] == SECRET
+            assert (await call_ok(sched, "Victim", {}))["secret"] == SECRET
     run(body())
 
 
-def test_each_environment_has_its_own_tmpdir_removed_when_it_ends(make_function, open_scheduler, run):
+def test_each_environment_has_its_own_tmpdir_removed_when_it_ends(make_function, open_scheduler, run, kit):
     async def body():
         one = make_function(ATTACKER, name="One")
         two = make_function(ATTACKER, name="Two")
         async with open_scheduler([one, two], isolation="process") as sched:
-            first = await _call(sched, "One", {"action": "fill_tmp", "limit": 1 << 20, "name": "One"})
-            second = await _call(sched, "Two", {"action": "fill_tmp", "limit": 1 << 20, "name": "Two"})
+            first = await call_ok(sched, "One", {"action": "fill_tmp", "limit": 1 << 20, "name": "One"})
+            second = await call_ok(sched, "Two", {"action": "fill_tmp", "limit": 1 << 20, "name": "Two"})
             assert first["tempdir"] != second["tempdir"] and "/tmp" not in (first["tempdir"], second["tempdir"])
             assert os.path.isdir(first["tempdir"]) and (os.stat(first["tempdir"]).st_mode & 0o777) == 0o700
             sched.retire("One")
-            gone = await async_wait_until_gone_path(first["tempdir"])
-            assert gone
+            assert await kit.wait_for(lambda: not os.path.exists(first["tempdir"]), 5.0)
         assert not os.path.exists(second["tempdir"])
     run(body())
-
-
-async def async_wait_until_gone_path(path: str, timeout_s: float = 5.0) -> bool:
-    import asyncio
-    import time
-    deadline = time.monotonic() + timeout_s
-    while os.path.exists(path):
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 @pytest.mark.parametrize("how", ["environment ends", "lambdagate stops"])
@@ -70,7 +52,7 @@ def test_a_setsid_child_is_killed_with_its_environment(make_function, open_sched
 
     async def body():
         async with open_scheduler([make_function(ATTACKER, name="Spawner")], isolation="process") as sched:
-            await _call(sched, "Spawner", {"action": "spawn", "marker": marker})
+            await call_ok(sched, "Spawner", {"action": "spawn", "marker": marker})
             assert host_pids_with(marker), "the child never started"
             if how == "environment ends":
                 sched.retire("Spawner")
@@ -87,7 +69,7 @@ def test_as_root_a_process_level_worker_joins_its_cgroup(make_function, open_sch
     async def body():
         async with open_scheduler([make_function(VICTIM, name="Victim", environment={"SECRET": "x"})],
                                   isolation="process") as sched:
-            await _call(sched, "Victim", {})
+            await call_ok(sched, "Victim", {})
             if sched.isolation.cgroups is None:
                 pytest.skip(f"no cgroup here: {sched.isolation.cgroup_note}")
             [pid] = sched.worker_pids("Victim")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -12,16 +13,16 @@ import time
 
 import pytest
 
-import gateway
+from support.processes import pid_running
+from support.servers import REPO
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(gateway.__file__)))
 
 
 @functools.lru_cache(maxsize=None)
 def machine_level() -> str:
     """What "auto" gives here, found the way the zygote finds it (in a separate interpreter)."""
     out = subprocess.run([sys.executable, "-c", "from gateway.runtime import sandbox; print(sandbox.resolve('auto')[0])"],
-                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
     return out.stdout.strip() or "process"
 
 
@@ -48,7 +49,7 @@ def wait_until_gone(marker: str, timeout_s: float = 5.0) -> list:
     """The marked processes still alive (not zombies) after up to timeout_s."""
     deadline = time.monotonic() + timeout_s
     while True:
-        alive = [pid for pid in host_pids_with(marker) if _running(pid)]
+        alive = [pid for pid in host_pids_with(marker) if pid_running(pid)]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.02)
@@ -58,19 +59,10 @@ async def async_wait_until_gone(marker: str, timeout_s: float = 5.0) -> list:
     """wait_until_gone for a test whose event loop runs the gateway: polls without blocking it."""
     deadline = time.monotonic() + timeout_s
     while True:
-        alive = [pid for pid in host_pids_with(marker) if _running(pid)]
+        alive = [pid for pid in host_pids_with(marker) if pid_running(pid)]
         if not alive or time.monotonic() > deadline:
             return alive
         await asyncio.sleep(0.02)
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2:][:1] != b"Z"
 
 
 def kill_marked(marker: str) -> None:
@@ -79,6 +71,16 @@ def kill_marked(marker: str) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+SECRET = "s3cr3t-of-the-victim"
+
+
+async def call_ok(sched, name: str, event: dict) -> dict:
+    """Invoke `name` with `event` and return its (successful) result."""
+    result = await sched.invoke(name, json.dumps(event).encode())
+    assert result.function_error is None, result.payload
+    return json.loads(result.payload)
 
 
 VICTIM = """

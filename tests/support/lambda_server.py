@@ -47,51 +47,51 @@ def write_template(root, *, tiny=0, extra=""):
     os.makedirs(code, exist_ok=True)
     with open(os.path.join(code, "handlers.py"), "w") as f:
         f.write(HANDLERS)
-    resources = f"""
+    resources = """
   Echo:
     Type: AWS::Serverless::Function
-    Properties: {{Handler: handlers.echo, FunctionName: echo}}
+    Properties: {Handler: handlers.echo, FunctionName: echo}
   Fail:
     Type: AWS::Serverless::Function
-    Properties: {{Handler: handlers.fail, FunctionName: fail}}
+    Properties: {Handler: handlers.fail, FunctionName: fail}
   Slow:
     Type: AWS::Serverless::Function
-    Properties: {{Handler: handlers.slow, FunctionName: slow, Timeout: 1}}
+    Properties: {Handler: handlers.slow, FunctionName: slow, Timeout: 1}
   Sleepy:
     Type: AWS::Serverless::Function
-    Properties: {{Handler: handlers.slow, FunctionName: sleepy, Timeout: 10}}
+    Properties: {Handler: handlers.slow, FunctionName: sleepy, Timeout: 10}
   Collector:
     Type: AWS::Serverless::Function
     Properties:
       Handler: handlers.record
       FunctionName: collector
-      Environment: {{Variables: {{LOG_TAG: collected}}}}
+      Environment: {Variables: {LOG_TAG: collected}}
   Appender:
     Type: AWS::Serverless::Function
     Properties:
       Handler: handlers.record
       FunctionName: appender
-      Environment: {{Variables: {{LOG_TAG: appended}}}}
+      Environment: {Variables: {LOG_TAG: appended}}
   Failing:
     Type: AWS::Serverless::Function
     Properties:
       Handler: handlers.record_then_fail
       FunctionName: failing
-      Environment: {{Variables: {{LOG_TAG: attempted}}}}
+      Environment: {Variables: {LOG_TAG: attempted}}
       EventInvokeConfig:
         MaximumRetryAttempts: 2
         DestinationConfig:
-          OnFailure: {{Type: Lambda, Destination: !GetAtt Collector.Arn}}
+          OnFailure: {Type: Lambda, Destination: !GetAtt Collector.Arn}
   Succeeding:
     Type: AWS::Serverless::Function
     Properties:
       Handler: handlers.record
       FunctionName: succeeding
-      Environment: {{Variables: {{LOG_TAG: succeeded}}}}
+      Environment: {Variables: {LOG_TAG: succeeded}}
       EventInvokeConfig:
         DestinationConfig:
-          OnSuccess: {{Type: Lambda, Destination: !GetAtt Collector.Arn}}
-          OnFailure: {{Type: SQS, Destination: arn:aws:sqs:us-east-1:123456789012:failures}}
+          OnSuccess: {Type: Lambda, Destination: !GetAtt Collector.Arn}
+          OnFailure: {Type: SQS, Destination: arn:aws:sqs:us-east-1:123456789012:failures}
   ToQueue:
     Type: AWS::Serverless::Function
     Properties:
@@ -99,13 +99,13 @@ def write_template(root, *, tiny=0, extra=""):
       FunctionName: to-queue
       EventInvokeConfig:
         DestinationConfig:
-          OnSuccess: {{Type: EventBridge, Destination: arn:aws:events:us-east-1:123456789012:event-bus/default}}
+          OnSuccess: {Type: EventBridge, Destination: arn:aws:events:us-east-1:123456789012:event-bus/default}
   NoDestination:
     Type: AWS::Serverless::Function
     Properties:
       Handler: handlers.fail
       FunctionName: no-destination
-      EventInvokeConfig: {{MaximumRetryAttempts: 0}}
+      EventInvokeConfig: {MaximumRetryAttempts: 0}
 """
     for i in range(tiny):
         resources += f"""

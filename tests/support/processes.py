@@ -118,11 +118,9 @@ def host_parents() -> dict:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    stat = f.read()
+                parents[int(entry)] = proc_ppid(int(entry))
             except OSError:
                 continue
-            parents[int(entry)] = int(stat[stat.rindex(b")") + 2:].split()[1])
     return parents
 
 
