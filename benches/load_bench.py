@@ -9,6 +9,11 @@ apt-get when it is missing and it runs as root. Prints req/s, p50 and p99 for
 both servers and the ratio, plus the latency of the first (cold) request. A third row, "stub",
 is lambdagate's HTTP side with the function answered in-process: the gap between it and
 lambdagate is the cost of the hop to a worker process.
+
+Before those rows, examples/authorizers runs in one lambdagate, every route answered by the same
+hello-world handler: req/s of a route behind a cached Lambda TOKEN authorizer and of one behind a
+JWT authorizer (local JWKS), each as a ratio to the open route of the same API kind (`--only
+authorizers` runs just these).
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from gateway import wire
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "hello-world", "template.yaml")
+AUTH_EXAMPLE = os.path.join(ROOT, "examples", "authorizers", "template.yaml")
 BODY = '{"message": "hello world"}'
 
 BASELINE_APP = f'''
@@ -86,9 +92,10 @@ def first_request_ms(url: str) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def run_wrk(wrk: str, url: str, connections: int, duration_s: int) -> dict:
+def run_wrk(wrk: str, url: str, connections: int, duration_s: int, headers: tuple = ()) -> dict:
     threads = 1 if connections == 1 else 2
-    out = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", url],
+    extra = [arg for header in headers for arg in ("-H", header)]
+    out = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", *extra, url],
                          check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -115,6 +122,63 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def same_answer_everywhere(work: str) -> str:
+    """examples/authorizers with every route answered by one hello-world handler, so that a guarded
+    route and an open one differ only by what API Gateway does before the function runs."""
+    example = os.path.dirname(AUTH_EXAMPLE)
+    code = os.path.join(work, "auth-src")
+    shutil.copytree(os.path.join(example, "src"), code)
+    with open(os.path.join(code, "hello.py"), "w") as f:
+        f.write("def handler(event, context):\n"
+                f"    return {{'statusCode': 200, 'headers': {{'Content-Type': 'application/json'}}, 'body': {BODY!r}}}\n")
+    with open(AUTH_EXAMPLE) as f:
+        text = f.read()
+    text = text.replace("CodeUri: src/", f"CodeUri: {code}/").replace("Handler: app.whoami", "Handler: hello.handler")
+    template = os.path.join(work, "authorizers.yaml")
+    with open(template, "w") as f:
+        f.write(text)
+    return template
+
+
+def authorizer_rows(wrk: str, conns: list, args, work: str) -> None:
+    """examples/authorizers in one lambdagate: a route behind a cached Lambda TOKEN authorizer and
+    one behind a JWT authorizer, each against the open route of its own API kind, in the same run."""
+    sys.path.insert(0, os.path.dirname(AUTH_EXAMPLE))
+    from make_token import ISSUER   # the example's own token maker
+    token = subprocess.run([sys.executable, os.path.join(os.path.dirname(AUTH_EXAMPLE), "make_token.py"),
+                            "--dir", work, "--expires-in", "86400"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    port = free_port()
+    gateway = start([sys.executable, "-m", "gateway.cli", "start-api", "-t", same_answer_everywhere(work), "-p", str(port),
+                     "--lambda-port", "0", "--no-reload", "--quiet", "--isolation", args.isolation,
+                     "--jwks", f"{ISSUER}={os.path.join(work, 'jwks.json')}",
+                     "--state-dir", os.path.join(work, "auth-state")], port, work)
+    pairs = (("REST open", "/open", ()), ("REST cached Lambda authorizer", "/protected", ("Authorization: allow-alice",)),
+             ("HTTP open", "/http/open", ()), ("HTTP JWT authorizer", "/http/me", (f"Authorization: Bearer {token}",)))
+    try:
+        wait_port(port, gateway)
+        for _, path, headers in pairs:   # workers warm, the authorizer's answer cached, the JWKS read
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                             headers=dict(h.split(": ", 1) for h in headers))
+            with urllib.request.urlopen(request) as r:
+                assert r.status == 200, (path, r.status)
+        print(f"{'route':<32}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+        for c in conns:
+            runs = {name: [] for name, _, _ in pairs}
+            for _ in range(args.rounds):
+                for name, path, headers in pairs:
+                    runs[name].append(run_wrk(wrk, f"http://127.0.0.1:{port}{path}", c, args.duration, headers))
+            rows = {name: {key: statistics.median(r[key] for r in results) for key in results[0]}
+                    for name, results in runs.items()}
+            for name, r in rows.items():
+                print(f"{name:<32}{c:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>9.0f}")
+            names = [name for name, _, _ in pairs]
+            print(f"{'ratio Lambda authorizer/open':<32}{c:>6}{rows[names[1]]['rps'] / rows[names[0]]['rps']:>10.2f}x")
+            print(f"{'ratio JWT authorizer/open':<32}{c:>6}{rows[names[3]]['rps'] / rows[names[2]]['rps']:>10.2f}x")
+    finally:
+        stop(gateway)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
@@ -123,12 +187,19 @@ def main() -> None:
                         "medians are printed (default 1)")
     parser.add_argument("--isolation", default=wire.ISOLATION_AUTO, choices=wire.ISOLATION_CHOICES,
                         help="lambdagate's --isolation (default auto, as a user runs it)")
+    parser.add_argument("--only", choices=("all", "hello", "authorizers"), default="all",
+                        help="hello: lambdagate against a bare Starlette app; authorizers: guarded routes against "
+                             "open ones (default: both)")
     args = parser.parse_args()
     wrk = find_wrk()
     work = tempfile.mkdtemp(prefix="lambdagate-load-")
     with open(os.path.join(work, "baseline_app.py"), "w") as f:
         f.write(BASELINE_APP)
     conns = [int(c) for c in args.connections.split(",")]
+    if args.only in ("all", "authorizers"):
+        authorizer_rows(wrk, conns, args, work)
+    if args.only == "authorizers":
+        return
 
     base_port, lg_port, stub_port = free_port(), free_port(), free_port()
     baseline = start([sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(base_port), "--loop",

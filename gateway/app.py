@@ -8,6 +8,8 @@ still go through Starlette.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -30,7 +32,8 @@ class ApiApp:
             await self.starlette(scope, receive, send)
 
 
-def build_api_app(routes, invoker: Invoker) -> ApiApp:
-    """API Gateway: every Api and HttpApi route of the template on one port."""
+def build_api_app(routes, invoker: Invoker, access: Optional[dict] = None) -> ApiApp:
+    """API Gateway: every Api and HttpApi route of the template on one port; `access` is
+    gateway.apigw.access_setup.build_access's checks of the guarded routes."""
     table = routes if isinstance(routes, RouteTable) else RouteTable(routes)
-    return ApiApp(ApiGateway(table, invoker))
+    return ApiApp(ApiGateway(table, invoker, access))

@@ -9,6 +9,7 @@ import _signal
 
 _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
 
+import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -43,6 +44,45 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _version_path(text: str) -> tuple[str, str]:
+    version, sep, path = text.partition("=")
+    parts = version.split(".")
+    if not sep or not path or len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected VERSION=PATH such as 3.12=/usr/bin/python3.12, not {text!r}")
+    return version, path
+
+
+def _version_and_path(text: str) -> tuple[str, Optional[str]]:
+    """`setup sdk --python`: VERSION, or VERSION=PATH of the interpreter to install with."""
+    if "=" in text:
+        return _version_path(text)
+    parts = text.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected a Python version such as 3.12 (or 3.12=/usr/bin/python3.12), "
+                                         f"not {text!r}")
+    return text, None
+
+
+def _node_package(text: str) -> str:
+    from gateway.sdk_install import valid_node_package
+    if not valid_node_package(text):
+        raise argparse.ArgumentTypeError(f"expected an npm package name such as @aws-sdk/client-kinesis "
+                                         f"(optionally @VERSION), not {text!r}")
+    return text
+
+
+def _issuer_path(text: str) -> tuple[str, str]:
+    # the issuer is a URL with its own "=" possible in a query: the path follows the last "="
+    issuer, sep, path = text.rpartition("=")
+    if not sep or not issuer or not path:
+        raise argparse.ArgumentTypeError(f"expected ISSUER=PATH such as https://issuer.example=jwks.json, not {text!r}")
+    return issuer, path
+
+
+def _sdk_install_off_by_environment() -> bool:
+    return os.environ.get("LAMBDAGATE_NO_SDK_INSTALL", "").strip().lower() in ("1", "true", "yes")
+
+
 def _add_template_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--template", "--template-file", default=_DEFAULTS.template, metavar="PATH",
                    help="SAM template to read (default, as sam local: .aws-sam/build/template.yaml when sam build "
@@ -61,8 +101,16 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
                         "takes the strongest this machine allows, namespaces (root: own PID and mount namespaces, "
                         "private /tmp, cgroup quotas) or process (no privilege: not dumpable, own TMPDIR); none "
                         "runs functions as plain processes")
+    p.add_argument("--python", action="append", default=[], type=_version_path, metavar="VERSION=PATH",
+                   help="the interpreter for python3.X functions, e.g. --python 3.12=/usr/bin/python3.12 (repeatable; "
+                        "default: python3.X on PATH, then pyenv's and uv's interpreters)")
     p.add_argument("--no-memory-limit", action="store_true",
                    help="do not kill workers that use more memory than their MemorySize")
+    p.add_argument("--no-sdk-install", action="store_true", default=_sdk_install_off_by_environment(),
+                   help="do not install an AWS SDK that Lambda's runtimes include (boto3, @aws-sdk) when functions "
+                        "need it and lambdagate's cache lacks it: say which is missing and the `lambdagate setup "
+                        "sdk` command instead (default: on when LAMBDAGATE_NO_SDK_INSTALL=1, as for CI machines "
+                        "without package registries)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +148,32 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"port (default: {_DEFAULTS.lambda_port})")
     _add_server_options(lam)
     _add_template_options(lam)
+    _add_setup(sub)
     return parser
+
+
+def _add_setup(sub) -> None:
+    setup = sub.add_parser("setup", help="install once what Lambda's runtimes include (the AWS SDKs)",
+                           description="Install once, into lambdagate's cache, what Lambda's managed runtimes "
+                                       "include, so that functions may import it without shipping it. invoke, "
+                                       "start-api and start-lambda install what their functions lack on first "
+                                       "need (unless --no-sdk-install); this does it ahead.")
+    what = setup.add_subparsers(dest="setup_what", metavar="WHAT", required=True)
+    sdk = what.add_parser("sdk", help="boto3 for python3.x and the AWS SDK for JavaScript v3 for nodejs18.x and later",
+                          description="Install the AWS SDKs that Lambda's runtimes include: boto3 for python3.x "
+                                      "functions (per Python version) and the AWS SDK for JavaScript v3 for "
+                                      "nodejs18.x and later. A function's own copy still wins over these. Without "
+                                      "options: boto3 for the Python lambdagate runs functions on, and the "
+                                      "JavaScript SDK when node is installed. Needs the package registries; "
+                                      "progress goes to stderr.")
+    sdk.add_argument("--python", action="append", default=[], type=_version_and_path, metavar="VERSION[=PATH]",
+                     help="install boto3 for python VERSION functions, e.g. --python 3.12 (repeatable); "
+                          "=PATH names the interpreter whose pip installs it")
+    sdk.add_argument("--node", action="store_true",
+                     help="install the AWS SDK for JavaScript v3 (the @aws-sdk clients sam init's templates use)")
+    sdk.add_argument("--node-package", action="append", default=[], type=_node_package, metavar="PKG",
+                     help="an npm package to install beside them, e.g. @aws-sdk/client-kinesis (repeatable; "
+                          "implies --node; kept on later installs)")
 
 
 def _add_server_options(p: argparse.ArgumentParser) -> None:
@@ -121,6 +194,12 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--credentials-file", metavar="PATH",
                    help="with --auth sigv4: an AWS shared-credentials file whose keys may call "
                         "(default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY)")
+    p.add_argument("--jwks", action="append", default=[], type=_issuer_path, metavar="ISSUER=PATH",
+                   help="verify JWTs of this issuer against a local JWKS file instead of fetching "
+                        "<issuer>/.well-known/openid-configuration (repeatable; for offline work)")
+    p.add_argument("--api-keys", metavar="PATH",
+                   help='API keys beside the template\'s: a JSON list of {"value": ..., "name": ..., "usagePlans": '
+                        '[...]} (without usagePlans: every usage plan of the template)')
     p.add_argument("--log-file-max-mb", type=_positive_int, default=_DEFAULTS.log_file_max_mb, metavar="MB",
                    help=f"a function's log file rotates at this size (default: {_DEFAULTS.log_file_max_mb})")
     p.add_argument("--log-files", type=_positive_int, default=_DEFAULTS.log_files_kept, metavar="N",
@@ -134,7 +213,8 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> Config:
     config = Config(template=args.template, env_vars=args.env_vars, parameter_overrides=args.parameter_overrides,
                     state_dir=args.state_dir, debug=args.debug, enforce_memory=not args.no_memory_limit,
-                    isolation=args.isolation)
+                    isolation=args.isolation, python_interpreters=dict(args.python),
+                    sdk_install=not args.no_sdk_install)
     if args.region:
         config.region = args.region
     if args.command in ("start-api", "start-lambda"):
@@ -148,6 +228,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         config.access_log = args.access_log
         config.auth = args.auth
         config.credentials_file = args.credentials_file
+        config.jwks_files = dict(args.jwks)
+        config.api_keys_file = args.api_keys
         config.log_file_max_mb = args.log_file_max_mb
         config.log_files_kept = args.log_files
         config.console_logs = not args.quiet
@@ -191,6 +273,7 @@ def _as_the_runtime_prints(payload: bytes, runtime: str) -> bytes:
 async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
     from gateway.sam.template import load_configured_template
     from gateway.scheduler import Scheduler
+    from gateway.sdk_autoinstall import install_before_invoking
 
     template = load_configured_template(config)
     for warning in template.warnings:
@@ -208,6 +291,9 @@ async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
     scheduler = Scheduler([spec], config)
     await scheduler.start()
     try:
+        # an SDK Lambda's runtime has and this machine lacks: installed first, as the function may
+        # import it (gateway/sdk_autoinstall.py says why invoke waits)
+        await install_before_invoking(scheduler.missing_sdks, config, sys.stderr)
         result = await scheduler.invoke(spec.logical_id, event)
         sys.stdout.buffer.write(_as_the_runtime_prints(result.payload, spec.runtime) + b"\n")
         sys.stdout.flush()
@@ -232,6 +318,8 @@ def _main(argv: Optional[list]) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "setup":
+        return _setup_sdk(args)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s lambdagate %(levelname)s %(message)s", datefmt="%H:%M:%S")
     config = config_from_args(args)
@@ -244,6 +332,41 @@ def _main(argv: Optional[list]) -> int:
     except LambdagateError as exc:
         print(f"lambdagate: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _interpreter_for(version: str) -> Optional[str]:
+    """The interpreter functions of Python `version` run on, as the scheduler finds it (PATH, pyenv,
+    uv); None for lambdagate's own version, or when none is installed."""
+    from gateway import sdks
+    from gateway.scheduler import interpreters
+
+    if version == sdks.running_python_version():
+        return None
+    found = interpreters.find(version)
+    return found.executable if found else None
+
+
+def _setup_sdk(args: argparse.Namespace) -> int:
+    """`lambdagate setup sdk`: 0 when everything asked for is installed, 1 otherwise."""
+    import shutil
+
+    from gateway import sdk_install, sdks
+
+    pythons = list(args.python)
+    node = args.node or bool(args.node_package)
+    if not pythons and not node:
+        pythons = [(sdks.running_python_version(), None)]
+        node = shutil.which("node") is not None
+        if not node:
+            print("lambdagate: node is not on PATH: the AWS SDK for JavaScript is not installed (nodejs functions "
+                  "need node; then run `lambdagate setup sdk --node`)", file=sys.stderr)
+    progress = sdk_install.Progress(sys.stderr)
+    outcomes = [sdk_install.install_python(version, progress, interpreter=path or _interpreter_for(version),
+                                           own_python=_DEFAULTS.python)
+                for version, path in dict(pythons).items()]
+    if node:
+        outcomes.append(sdk_install.install_node(progress, args.node_package))
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 
 def _interrupt(signum, frame):

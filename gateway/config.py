@@ -44,7 +44,9 @@ class Config:
     access_log: bool = False                # one line per HTTP request on the console (uvicorn's format)
     shutdown_grace_s: float = 10.0          # in-flight requests and invocations may finish within this
     auth: str = "none"                      # the Lambda API's callers: "none" (as sam local) or "sigv4"
-    credentials_file: Optional[str] = None  # for sigv4: AWS shared-credentials file; else $AWS_ACCESS_KEY_ID...
+    credentials_file: Optional[str] = None  # for sigv4 and AWS_IAM routes: shared-credentials file; else $AWS_ACCESS_KEY_ID...
+    jwks_files: dict = field(default_factory=dict)   # JWT issuer -> local JWKS file (--jwks), instead of fetching
+    api_keys_file: Optional[str] = None     # --api-keys: JSON list of API keys beside the template's
     reload: bool = True                     # retire warm workers when a function's code changes
     warm_containers: str = "LAZY"           # EAGER starts one worker per function at startup
     debug: bool = False
@@ -55,9 +57,11 @@ class Config:
     init_timeout_s: float = 10.0            # Lambda's Init phase limit
     enforce_memory: bool = True             # kill workers that use more than their MemorySize
     memory_poll_ms: int = 10                # how often non-Python workers' memory is sampled
-    python: str = sys.executable            # the interpreter Python workers and zygotes run on
+    python: str = sys.executable            # lambdagate's own interpreter: Python functions whose version is not installed
+    python_interpreters: dict = field(default_factory=dict)  # "3.12" -> path (--python), before PATH, pyenv and uv
     console_logs: bool = True               # START/END/REPORT and function output on stderr
     isolation: str = "auto"                 # auto (the strongest available) | namespaces | process | none
+    sdk_install: bool = True                # install a missing AWS SDK on first need (gateway/sdk_autoinstall.py)
 
     # ---- state: per-function log files and the asynchronous event store
     state_dir: str = ".lambdagate"

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 
+from gateway.apigw.access_setup import build_access
 from gateway.apigw.routing import RouteTable
 from gateway.app import build_api_app
 from gateway.billing import format_summary, summary_row
@@ -19,18 +20,43 @@ from gateway.config import Config
 from gateway.http_guard import connection_cap, raise_open_files_limit
 from gateway.http_protocol import ApiGatewayProtocol, http_server, bound_socket
 from gateway.sam.template import load_configured_template
+from gateway.types import INTEGRATION_PROXY
 from gateway.scheduler import Scheduler
+from gateway.sdk_autoinstall import start_installs
 
 log = logging.getLogger("lambdagate")
 
 
+def _access_text(route) -> str:
+    """What a request must bring to reach the route's function, in the route table."""
+    parts = []
+    if route.authorizer is not None:
+        auth = route.authorizer
+        parts.append(auth.type if auth.type == "AWS_IAM" else f"{auth.name} ({auth.type})")
+        if route.authorization_scopes:
+            parts.append("scopes " + " ".join(route.authorization_scopes))
+    if route.api_key_required:
+        parts.append("API key")
+    if route.validation is not None:
+        parts.append("validated")
+    if route.throttle is not None:
+        parts.append(f"{route.throttle.rate_per_s:g}/s burst {route.throttle.burst}")
+    return ", ".join(parts) or "-"
+
+
 def route_table_text(table: RouteTable, base_url: str) -> str:
-    rows = [("METHOD", "PATH", "FUNCTION", "API")]
+    rows = [("METHOD", "PATH", "FUNCTION", "API", "ACCESS")]
     for r in table.routes:
         api = f"{'REST' if r.api.kind == 'REST' else 'HTTP API'} {r.api.logical_id} (stage {r.api.stage_name}, " \
               f"payload {r.payload_format})"
-        rows.append((r.method, r.path, r.function, api))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        if r.integration == INTEGRATION_PROXY:
+            target = r.function
+        elif r.static_response is not None:
+            target = f"(MOCK integration: {r.static_response[0]})"
+        else:
+            target = f"({r.integration} integration: 500)"
+        rows.append((r.method, r.path, target, api, _access_text(r)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"API Gateway on {base_url}"]
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     return "\n".join(lines) + "\n"
@@ -97,16 +123,22 @@ async def serve(config: Config, command: str) -> int:
     scheduler = Scheduler(functions, config)
     servers = []
     lambda_app = None
+    sdk_installs = None
     try:
         await scheduler.start()
+        # an SDK Lambda's runtime has and the functions lack: installed once, beside serving
+        sdk_installs = start_installs(scheduler.missing_sdks, config)
         if command == "start-api":
-            table = RouteTable(template.routes)
+            table = RouteTable(template.routes, (api.kind for api in template.apis.values()))
             for warning in table.warnings:
                 log.warning("%s", warning)
             if not table.routes:
-                log.warning("%s declares no Api or HttpApi events: every request will get a not-found answer",
-                            template.path)
-            servers.append(http_server(build_api_app(table, scheduler), config.host, config.port, config,
+                log.warning("%s declares no API routes (Api or HttpApi events, API resources or definitions): "
+                            "every request will get a not-found answer", template.path)
+            access = build_access(table.routes, scheduler, region=config.region, api_keys=template.api_keys,
+                                  usage_plans=template.usage_plans, api_keys_file=config.api_keys_file,
+                                  jwks_files=config.jwks_files, credentials_file=config.credentials_file)
+            servers.append(http_server(build_api_app(table, scheduler, access), config.host, config.port, config,
                                        ApiGatewayProtocol, name=f"API Gateway port {config.port}",
                                        max_connections=max_connections, sock=api_socket))
             sys.stderr.write(route_table_text(table, f"http://{config.host}:{config.port}"))
@@ -143,6 +175,8 @@ async def serve(config: Config, command: str) -> int:
                 sock.close()
         if lambda_app is not None:
             await lambda_app.state.async_invoker.stop(grace_s=0)
+        if sdk_installs is not None:
+            sdk_installs.stop()   # an unfinished install leaves the cache as it was
         await scheduler.close()
         rows = [summary_row(s.logical_id, scheduler.totals(s.logical_id), s.architecture) for s in functions]
         if rows and any(r["invocations"] or r["throttles"] for r in rows):

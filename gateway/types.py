@@ -81,16 +81,105 @@ class ApiSpec:
     stage_variables: Optional[Mapping[str, str]] = None
     binary_media_types: tuple[str, ...] = ()     # "~1" already turned into "/"
     cors: Optional[CorsConfig] = None
+    api_key_source: str = "HEADER"               # HEADER (x-api-key) | AUTHORIZER (usageIdentifierKey)
+
+
+# --- what a route requires before its integration runs (API Gateway's access control) -------------
+
+AUTHORIZER_TYPES = ("TOKEN", "REQUEST", "LAMBDA", "JWT", "COGNITO_USER_POOLS", "AWS_IAM")
 
 
 @dataclass(frozen=True, slots=True)
+class AuthorizerSpec:
+    """An authorizer as API Gateway runs it.
+
+    type: TOKEN | REQUEST (REST Lambda authorizers), LAMBDA (HTTP API Lambda authorizer), JWT (HTTP
+    API), COGNITO_USER_POOLS (REST), AWS_IAM (SigV4-signed callers; REST and HTTP API).
+    """
+    name: str                                 # its name in the API (Auth.Authorizers key, resource id, scheme)
+    type: str
+    function: Optional[str] = None            # Lambda authorizers: logical id of the authorizer function
+    # where the identity comes from, as AWS writes it: "method.request.header.Authorization" (REST),
+    # "$request.header.Authorization" (HTTP API); query strings, stage variables and context too
+    identity_sources: tuple[str, ...] = ()
+    validation_expression: Optional[str] = None   # TOKEN: a regular expression the token must match
+    ttl_s: int = 300                          # result cache by identity; 0: every request asks
+    payload_format: str = "2.0"               # HTTP API Lambda authorizers: "1.0" | "2.0"
+    simple_responses: bool = False            # HTTP API 2.0: {"isAuthorized": bool, "context": {...}}
+    issuers: tuple[str, ...] = ()             # JWT and Cognito: accepted `iss` values
+    audience: tuple[str, ...] = ()            # JWT: accepted `aud` (or `client_id`) values
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleSpec:
+    """API Gateway's token bucket: a steady rate and a burst (the bucket's size)."""
+    rate_per_s: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSpec:
+    """A usage plan's quota: `limit` requests per DAY | WEEK | MONTH (UTC), per API key."""
+    limit: int
+    period: str
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RequestValidation:
+    """What a REST method's request validator checks, already narrowed to the validator's flags:
+    body models only when it validates bodies, required parameters only when it validates them."""
+    body_models: Mapping[str, Mapping] = field(default_factory=dict)  # content type -> JSON Schema draft 4
+    required_querystrings: tuple[str, ...] = ()
+    required_headers: tuple[str, ...] = ()
+    required_paths: tuple[str, ...] = ()
+
+
+INTEGRATION_PROXY = "AWS_PROXY"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class RouteSpec:
     api: ApiSpec
     method: str                 # upper case, or "ANY"
     path: str                   # "/pets/{id}", "/{proxy+}", or "$default"
-    function: str               # logical id of the target function
+    function: str               # logical id of the target function ("" when the integration is not a proxy)
     payload_format: str = "1.0"  # "1.0" or "2.0"
     operation_name: Optional[str] = None
+    authorizer: Optional[AuthorizerSpec] = None          # None: open (NONE)
+    authorization_scopes: tuple[str, ...] = ()           # JWT / Cognito scopes the token must carry one of
+    api_key_required: bool = False
+    validation: Optional[RequestValidation] = None
+    throttle: Optional[ThrottleSpec] = None              # stage or method throttling that applies here
+    integration: str = INTEGRATION_PROXY                 # AWS | HTTP | HTTP_PROXY | MOCK: answered 500, but
+    # a MOCK integration whose answer is fixed (the usual CORS preflight): (status, ((name, value), ...), body)
+    static_response: Optional[tuple[int, tuple[tuple[str, str], ...], bytes]] = None
+
+    @property
+    def guarded(self) -> bool:
+        """Whether anything stands between a request and the integration."""
+        return (self.authorizer is not None or self.api_key_required or self.validation is not None
+                or self.throttle is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeySpec:
+    """An API key: from the template (AWS::ApiGateway::ApiKey, SAM's usage plans) or --api-keys."""
+    name: str
+    value: Optional[str] = None     # None: generated at startup, as AWS does, and printed
+    enabled: bool = True
+    usage_plans: tuple[str, ...] = ()   # UsagePlanSpec names this key belongs to
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class UsagePlanSpec:
+    """A usage plan: the API stages it covers, its throttle and quota per key."""
+    name: str
+    stages: tuple[tuple[str, str], ...] = ()     # (API logical id, stage name)
+    throttle: Optional[ThrottleSpec] = None
+    quota: Optional[QuotaSpec] = None
+    # (API logical id, stage name, "/path/METHOD" as AWS's ApiStages.Throttle keys) -> throttle
+    method_throttles: Mapping[tuple[str, str, str], ThrottleSpec] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

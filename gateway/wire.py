@@ -19,14 +19,19 @@ depend on which side built them. Frame header builders return the NamedTuple
 leaves the gateway); zygote message builders return the packed bytes (each is
 sent alone).
 
-This module is imported by the worker runtime: standard library and msgpack only.
+This module is imported by the worker runtime: standard library and msgpack only. On an
+interpreter without msgpack (a zygote of another Python version than lambdagate's) the same bytes
+come from gateway.runtime.stdlib_msgpack.
 """
 # no `from __future__ import annotations`: NamedTuple would compile every field's annotation
 # string into a ForwardRef, milliseconds of import time for the zygote
 import struct
 from typing import TYPE_CHECKING, NamedTuple, Optional
 
-import msgpack
+try:
+    import msgpack
+except ImportError:   # a bare interpreter: the same bytes, in pure Python
+    from gateway.runtime import stdlib_msgpack as msgpack
 
 FRAME_HEAD = struct.Struct(">II")
 

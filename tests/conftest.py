@@ -4,6 +4,9 @@ import os
 
 import pytest
 
+# no test installs an AWS SDK from a registry on its own (tests/runtime/test_sdks.py's turn it back on)
+os.environ.setdefault("LAMBDAGATE_NO_SDK_INSTALL", "1")
+
 # fixtures shared across test packages: the HTTP surfaces' (fake invoker, start-api processes, the API
 # port over real sockets) and the process helpers' (`kit`)
 pytest_plugins = ["support.gateway_fixtures", "support.processes"]

@@ -17,9 +17,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 LAYERS = {
     "_core": 0, "gateway.types": 0, "gateway.errors": 0, "gateway.wire": 0, "gateway": 0,
     "gateway.config": 1, "gateway.logs": 1, "gateway.billing": 1,
+    "gateway.sdks": 2, "gateway.sdk_install": 3, "gateway.sdk_autoinstall": 4,
     "gateway.sam": 2,
     "gateway.scheduler": 3, "gateway.async_invoke": 3,
-    "gateway.http_io": 4, "gateway.http_guard": 4,
+    "gateway.http_io": 4, "gateway.http_guard": 4, "gateway.sigv4": 4,
     "gateway.http_protocol": 5, "gateway.apigw": 5, "gateway.lambda_api": 5,
     "gateway.app": 6,
     "gateway.server": 7,

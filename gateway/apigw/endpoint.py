@@ -16,10 +16,11 @@ import orjson
 
 import _core
 from gateway.apigw import cors, events, responses
+from gateway.apigw.access import AccessRequest
 from gateway.apigw.routing import RouteTable
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
 from gateway.http_io import RAW_HEADERS_KEY, ClientGone, body_framing, read_body, respond
-from gateway.types import Invoker, RouteSpec
+from gateway.types import INTEGRATION_PROXY, Invoker, RouteSpec
 
 log = logging.getLogger("lambdagate")
 
@@ -31,9 +32,10 @@ HTTP_INTEGRATION_TIMEOUT_S = 30.0
 class ApiGateway:
     """ASGI app serving every Api/HttpApi route of a template on one port."""
 
-    def __init__(self, routes, invoker: Invoker):
+    def __init__(self, routes, invoker: Invoker, access: Optional[dict] = None):
         self.table = routes if isinstance(routes, RouteTable) else RouteTable(routes)
         self.invoker = invoker
+        self._access = access or {}     # id(route) -> RouteAccess (gateway.apigw.access_setup)
         self._ids = _core.IdGenerator(os.urandom(16))
         self._has_cors = any(r.api.cors is not None for r in self.table.routes)
         self._background: set = set()   # invocations that outlived API Gateway's integration timeout
@@ -92,6 +94,17 @@ class ApiGateway:
                                            raw_headers=scope.get(RAW_HEADERS_KEY))
         else:
             event = events.build_http_event(scope, body, route, path_params, request_id=request_id, now_ms=now_ms)
+        if self._access:
+            access = self._access.get(id(route))
+            if access is not None:
+                denied = await access.check(AccessRequest(scope, body, event, route, v1, request_id))
+                if denied is not None:
+                    return denied
+        if route.integration != INTEGRATION_PROXY:
+            if route.static_response is not None:
+                return _static_response(route.static_response, request_id)
+            # reported at startup: only Lambda proxy integrations and fixed MOCK answers run locally
+            return responses.rest_invoke_failed(request_id) if rest else responses.http_internal_error(request_id)
         response = await self._invoke(route, orjson.dumps(event), scope, request_id, _trace_root(event["headers"]))
         if not rest and api.cors is not None:
             status, headers, out = response
@@ -157,6 +170,14 @@ class ApiGateway:
         if self.table.not_found_kind(path) == "HTTP":
             return responses.http_not_found(request_id)
         return responses.rest_missing_token(request_id)
+
+
+def _static_response(fixed: tuple, request_id: str):
+    """A MOCK integration's fixed answer, with the request id API Gateway adds to every response."""
+    status, headers, body = fixed
+    out = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    out.append((b"x-amzn-RequestId", request_id.encode()))
+    return status, out, body
 
 
 def _trace_root(event_headers: dict) -> Optional[str]:

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from gateway.types import RouteSpec
 
-__all__ = ["RouteTable"]
+__all__ = ["RouteTable", "normalized_path"]
 
 
 class _Node:
@@ -42,6 +42,16 @@ def _segments(path: str) -> list[str]:
     return [unquote(s) if "%" in s else s for s in path.split("/") if s]
 
 
+def normalized_path(raw_path: str) -> str:
+    """The path as ``match`` sees it: "/" + its non-empty segments, each percent-decoded, joined by
+    "/" (no trailing or repeated slash). Whatever decides on a request by its path (an authorizer's
+    policy) must look at this string, not at a spelling of it the route table treats alike."""
+    if "%" not in raw_path and "//" not in raw_path and raw_path[:1] == "/" and (
+            len(raw_path) == 1 or raw_path[-1] != "/"):
+        return raw_path         # already normal: the common case costs no split
+    return "/" + "/".join(_segments(raw_path))
+
+
 def _is_var(seg: str) -> bool:
     return len(seg) > 2 and seg[0] == "{" and seg[-1] == "}"
 
@@ -49,7 +59,9 @@ def _is_var(seg: str) -> bool:
 class RouteTable:
     """Routes of every API served on one port. ``warnings`` lists what was ignored and why."""
 
-    def __init__(self, routes: Iterable[RouteSpec]):
+    def __init__(self, routes: Iterable[RouteSpec], api_kinds: Iterable[str] = ()):
+        """`api_kinds`: the kinds of every API served, those left without a route included, for
+        the not-found answer (an HTTP API with no routes still answers 404, not REST's 403)."""
         self.routes: list[RouteSpec] = []
         self.warnings: list[str] = []
         self._literal: dict[tuple[str, str], RouteSpec] = {}
@@ -59,7 +71,7 @@ class RouteTable:
         self._seen: dict[tuple[str, str], RouteSpec] = {}
         for route in routes:
             self._add(route)
-        self._kinds = {r.api.kind for r in self.routes}
+        self._kinds = {r.api.kind for r in self.routes} | set(api_kinds)
 
     # ------------------------------------------------------------------ building
 

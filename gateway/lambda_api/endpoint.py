@@ -31,7 +31,7 @@ from gateway.config import Config
 from gateway.lambda_api import errors as E
 from gateway.http_guard import RefusalLog
 from gateway.lambda_api.control import ControlOperations, Problem, empty_response, event_payload
-from gateway.lambda_api.sigv4 import AuthFailure, SigV4Verifier, load_credentials
+from gateway.sigv4 import AuthFailure, SigV4Verifier, load_credentials
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, RuntimeUnavailable, Throttled
 from gateway.http_io import ClientGone, read_body, respond
 from gateway.types import (ACCOUNT_ID, ASYNC_PAYLOAD_LIMIT_BYTES, DEFAULT_REGION, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec,

@@ -5,7 +5,10 @@ import os
 import sys
 import time
 
-import orjson
+try:
+    import orjson
+except ImportError:   # a bare interpreter (a function's Python version other than lambdagate's): the same bytes
+    from gateway.runtime import stdlib_json as orjson
 
 
 class CognitoIdentity:

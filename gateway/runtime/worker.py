@@ -20,7 +20,10 @@ import time
 import traceback
 from decimal import Decimal
 
-import orjson
+try:
+    import orjson
+except ImportError:   # a bare interpreter (a function's Python version other than lambdagate's): the same bytes
+    from gateway.runtime import stdlib_json as orjson
 
 from gateway import wire
 from gateway.runtime.context import ContextError, LambdaContext, static_fields

@@ -1,7 +1,10 @@
 """A zygote: a Python interpreter that has already imported the worker runtime and
 the common standard library, and forks a new worker for every cold start.
 
-Started by the gateway as `python -m gateway.runtime.zygote <control fd> <gateway pid> <isolation>`. The
+Started by the gateway as `python -m gateway.runtime.zygote <control fd> <gateway pid> <isolation>`, or,
+on an interpreter of another Python version, by gateway.scheduler.zygote.zygote_command, which loads
+the `gateway` package alone from lambdagate's tree: msgpack and orjson may be missing there, and
+gateway.wire and the worker then fall back to gateway.runtime.stdlib_msgpack and stdlib_json. The
 control socket is SOCK_SEQPACKET: one msgpack message per request, with the new
 worker's pipe ends and log file attached as file descriptors. The zygote reports
 each fork's pid and each child's exit status. When the control socket closes

@@ -16,12 +16,14 @@ from gateway.config import Config
 from gateway.errors import TemplateError
 from gateway.sam.api_declarations import (IMPLICIT_HTTP_API, IMPLICIT_REST_API, SERVERLESS_API,
                                           SERVERLESS_HTTP_API, ApiDeclarations)
+from gateway.sam.cfn_apis import CfnApis
 from gateway.sam.intrinsics import NO_VALUE, Resolver, Unresolvable, template_parameters
+from gateway.sam.openapi import OpenApiDefinitions
 from gateway.sam.template_io import (discover_template, env_string, ephemeral_storage_mb, inline_code_dir,
                                      is_intrinsic, load_env_vars, load_yaml, parse_globals, parse_parameter_overrides,
                                      with_globals)
-from gateway.types import (ACCOUNT_ID, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, ApiSpec,
-                           DestinationSpec, EventInvokeConfig, FunctionSpec, RouteSpec)
+from gateway.types import (ACCOUNT_ID, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, ApiKeySpec,
+                           ApiSpec, DestinationSpec, EventInvokeConfig, FunctionSpec, RouteSpec, UsagePlanSpec)
 
 log = logging.getLogger("lambdagate")
 
@@ -45,6 +47,8 @@ class Template:
     apis: dict[str, ApiSpec]                   # by logical id
     routes: tuple[RouteSpec, ...]
     warnings: tuple[str, ...]
+    api_keys: tuple[ApiKeySpec, ...] = ()
+    usage_plans: tuple[UsagePlanSpec, ...] = ()
 
     def find_function(self, name: str) -> Optional[FunctionSpec]:
         """The function with this logical id, else the one with this FunctionName."""
@@ -81,13 +85,15 @@ def load_configured_template(config: Config) -> Template:
                          env_vars=config.env_vars, region=config.region, shell_env=os.environ)
 
 
-class _Loader(ApiDeclarations):
+class _Loader(ApiDeclarations, CfnApis, OpenApiDefinitions):
     def __init__(self, path: str, overrides: dict, env_vars: dict, region: str, shell_env: Optional[Mapping]):
         self.path, self.dir = path, os.path.dirname(path)
         self.overrides, self.env_vars, self.region, self.shell_env = overrides, env_vars, region, shell_env
         self.warnings: list[str] = []
         self.apis: dict[str, ApiSpec] = {}
         self.routes: dict[tuple[str, str, str], RouteSpec] = {}
+        self.api_keys: dict[str, ApiKeySpec] = {}
+        self.usage_plans: dict[str, UsagePlanSpec] = {}
 
     def err(self, message: str, resource: Optional[str] = None, prop: Optional[str] = None) -> TemplateError:
         return TemplateError(message, path=self.path, resource=resource, prop=prop)
@@ -149,13 +155,16 @@ class _Loader(ApiDeclarations):
         for key in self.env_vars:
             if key != "Parameters" and key not in functions and key not in by_name:
                 self.warn(f"env vars file: {key} matches no function of the template; ignored")
+        self.functions = functions       # the APIs' OpenAPI integrations and authorizers name them
         for lid, (rtype, props) in self.live.items():
             if rtype in (SERVERLESS_API, SERVERLESS_HTTP_API):
                 self.apis[lid] = self._api(lid, rtype == SERVERLESS_HTTP_API, props, implicit=False)
         for lid, (rtype, props) in self.live.items():
             if rtype == SERVERLESS_FUNCTION:
                 self._events(lid, props.get("Events"))
-        return Template(self.path, functions, self.apis, tuple(self.routes.values()), tuple(self.warnings))
+        self._cfn_apis(functions)        # raw AWS::ApiGateway::* and AWS::ApiGatewayV2::* resources
+        return Template(self.path, functions, self.apis, tuple(self.routes.values()), tuple(self.warnings),
+                        tuple(self.api_keys.values()), tuple(self.usage_plans.values()))
 
     # resolution helpers
     def _get(self, props: dict, name: str, lid: str, prop: Optional[str] = None) -> Any:

@@ -21,6 +21,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from gateway.config import cache_dir
 from gateway.errors import RuntimeUnavailable
+from gateway.sdks import node_sdk_argv
 
 # the runtime folder (LAMBDA_RUNTIME_DIR, /var/runtime on AWS): the Python worker runtime and,
 # beside it, the runtime clients lambdagate ships
@@ -62,7 +63,8 @@ def runtime_command(runtime: str, code_dir: str, handler: str, memory_mb: Option
         new_space = (memory_mb or 0) // 10  # AWS's nodejs bootstrap: new space = a tenth of MemorySize
         memory = [f"--max-semi-space-size={new_space // 2}", f"--max-old-space-size={memory_mb - new_space}"] \
             if memory_mb else []
-        return [_tool("node", runtime, "Node.js (nodejs package)"), *NODE_FLAGS, *memory, NODE_BOOTSTRAP]
+        return [_tool("node", runtime, "Node.js (nodejs package)"), *NODE_FLAGS, *memory, NODE_BOOTSTRAP,
+                *node_sdk_argv(runtime)]   # the AWS SDK's node_modules, when installed (gateway/sdks.py)
     if _JAVA_RE.fullmatch(runtime):
         java, javac = _jdk(runtime)
         bootstrap = _bootstrap_classes(javac)

@@ -5,9 +5,10 @@ import os
 import secrets
 import sys
 import time
-from typing import Mapping
+from typing import Mapping, Optional, Sequence
 
 from gateway.scheduler.commands import RUNTIME_DIR
+from gateway.sdks import python_sdk_path
 from gateway.types import FunctionSpec
 
 # Taken from lambdagate's own environment so that tools and locales keep working;
@@ -67,16 +68,20 @@ def exec_worker_spec(spec: FunctionSpec, argv: list, runtime_api: str) -> dict:
     return {"argv": argv, "env": worker_environment(spec, runtime_api=runtime_api), "code_dir": spec.code_dir}
 
 
-def python_worker_spec(spec: FunctionSpec, memory_poll_ms: int, enforce_memory: bool) -> dict:
-    """What the zygote needs to turn a fork into this function's worker."""
+def python_worker_spec(spec: FunctionSpec, memory_poll_ms: int, enforce_memory: bool,
+                       sys_path: Optional[Sequence[str]] = None, python_version: Optional[str] = None) -> dict:
+    """What the zygote needs to turn a fork into this function's worker. For a zygote of another
+    Python version than lambdagate's: its interpreter's import path and version ("3.12")."""
     return {
         "env": worker_environment(spec),
         "code_dir": spec.code_dir,
         "handler": spec.handler,
         "log_format": spec.log_format,
         "log_level": spec.log_level or "",
-        # the zygote's own path minus its working directory, after the code directory
-        "sys_path": [p for p in sys.path if p and p != os.getcwd()],
+        # after the code directory: the AWS SDK (boto3) lambdagate installed, as Lambda's runtime
+        # has it, then the zygote's own path minus its working directory
+        "sys_path": python_sdk_path(python_version) + (
+            [p for p in sys.path if p and p != os.getcwd()] if sys_path is None else list(sys_path)),
         "memory_limit_kb": spec.memory_mb * 1024 if enforce_memory else 0,
         "memory_poll_ms": memory_poll_ms,
     }

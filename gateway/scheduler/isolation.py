@@ -17,18 +17,20 @@ from gateway.runtime.sandbox import not_dumpable, within
 from gateway.errors import LambdagateError
 from gateway.scheduler.cgroups import Cgroup, CgroupTree
 from gateway.scheduler.commands import RUNTIME_DIR
+from gateway.scheduler.interpreters import Interpreter
 from gateway.types import FunctionSpec
 
 log = logging.getLogger("lambdagate")
 
 
-def _needed_paths(worker_spec: dict, interpreter: str) -> list:
+def _needed_paths(worker_spec: dict, interpreter: str, roots: Iterable[str] = ()) -> list:
     """What the worker must still see where its private /tmp covers the host's: its code, the
-    interpreter's environment (a venv: its whole directory, pyvenv.cfg and bin/ included) and import
-    path, the programs it runs and lambdagate's own package (its runtimes). Links are kept as named
-    and as resolved: a venv's bin/python is a link out of it."""
+    interpreter's environment (a venv: its whole directory, pyvenv.cfg and bin/ included; `roots`:
+    the prefixes of an interpreter other than lambdagate's) and import path, the programs it runs
+    and lambdagate's own package (its runtimes). Links are kept as named and as resolved: a venv's
+    bin/python is a link out of it."""
     paths = [worker_spec["code_dir"], *worker_spec.get("sys_path", ()), os.path.dirname(RUNTIME_DIR),
-             sys.prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(os.path.abspath(interpreter)))]
+             sys.prefix, sys.exec_prefix, *roots, os.path.dirname(os.path.dirname(os.path.abspath(interpreter)))]
     # programs and class paths ("-cp a:b") among the arguments
     paths += [part for arg in worker_spec.get("argv", ()) for part in arg.split(os.pathsep) if os.path.isabs(part)]
     return sorted({q for p in paths for q in (os.path.abspath(p), os.path.realpath(p))})
@@ -100,8 +102,10 @@ class Isolation:
 
     # ------------------------------------------------------------------ one environment
 
-    def prepare(self, spec: FunctionSpec, worker_spec: dict) -> Optional[_Environment]:
-        """Add to the zygote's spec what this environment gets; None at the none level."""
+    def prepare(self, spec: FunctionSpec, worker_spec: dict,
+                interpreter: Optional[Interpreter] = None) -> Optional[_Environment]:
+        """Add to the zygote's spec what this environment gets; None at the none level. `interpreter`:
+        the Python worker's, when it is not lambdagate's own."""
         if not self.active:
             return None
         cgroup = self.cgroups.create(spec.memory_mb) if self.cgroups is not None else None
@@ -112,7 +116,7 @@ class Isolation:
             if "TMPDIR" not in spec.environment:
                 env.pop("TMPDIR", None)         # the host's: /tmp is the environment's own, as on AWS
             sandbox["tmp_mb"] = spec.ephemeral_storage_mb
-            sandbox["hidden"], sandbox["keep"] = self._paths_of(spec, worker_spec)
+            sandbox["hidden"], sandbox["keep"] = self._paths_of(spec, worker_spec, interpreter)
         else:
             if self._tmp_root is None:
                 self._tmp_root = tempfile.mkdtemp(prefix="lambdagate-tmp-")
@@ -121,14 +125,17 @@ class Isolation:
         worker_spec["sandbox"] = sandbox
         return _Environment(cgroup, tmp_dir)
 
-    def _paths_of(self, spec: FunctionSpec, worker_spec: dict) -> tuple:
+    def _paths_of(self, spec: FunctionSpec, worker_spec: dict, interpreter: Optional[Interpreter] = None) -> tuple:
         """(hidden, kept) for a function's environments: the same for every one of them, so worked
         out (realpath on every import path entry) at its first cold start only."""
-        key = (spec.code_dir, tuple(worker_spec.get("argv", ())))
+        executable = interpreter.executable if interpreter is not None else self._interpreter
+        # sys_path too: an SDK installed (`lambdagate setup sdk`) while lambdagate runs joins it
+        key = (spec.code_dir, tuple(worker_spec.get("argv", ())), tuple(worker_spec.get("sys_path", ())), executable)
         paths = self._paths.get(key)
         if paths is None:
             paths = self._paths[key] = (self._hidden_from(os.path.realpath(spec.code_dir)),
-                                        _needed_paths(worker_spec, self._interpreter))
+                                        _needed_paths(worker_spec, executable,
+                                                      interpreter.roots if interpreter is not None else ()))
         return paths
 
     def _hidden_from(self, code_dir: str) -> list:

@@ -20,11 +20,12 @@ from gateway import wire
 from gateway.config import Config
 from gateway.scheduler.outcomes import response_too_large_payload
 from gateway.errors import FunctionNotFound, LambdagateError, PayloadTooLarge, Throttled
+from gateway.sdks import survey_sdks
 from gateway.logs import (LogSinks, SpilledLog, init_report_line, init_start_line, invocation_log, log_text,
                           report_line, with_more_output)
 from gateway.scheduler import outcomes
 from gateway.scheduler.isolation import Isolation
-from gateway.scheduler.launcher import INIT_TIMEOUT, Launcher, python_runtime
+from gateway.scheduler.launcher import INIT_TIMEOUT, Launcher
 from gateway.scheduler.workers import BUSY, DEAD, IDLE, BaseWorker, WorkerLost, WorkerTimedOut, peak_rss_kb
 from gateway.types import RESPONSE_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES, FunctionSpec, InvokeResult
 
@@ -104,19 +105,21 @@ class Scheduler:
         self._background: set = set()       # invocations whose callers gave up, still being settled
         self.closing = False    # no new invocations; running ones may finish
         self._stopped = False   # every worker has been killed
+        self.missing_sdks: list = []    # gateway.sdks.MissingSdk: the SDKs Lambda's runtimes include, not here
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        py = "python%d.%d" % sys.version_info[:2]
-        for fn in self._ordered:
-            runtime = fn.spec.runtime
-            if python_runtime(runtime) and runtime != py:
-                log.warning("function %s declares %s; lambdagate runs it with %s (%s)",
-                            fn.spec.logical_id, runtime, py, self.config.python)
         if self._ordered:
-            await self._launcher.start()
+            specs = [fn.spec for fn in self._ordered]
+            await self._launcher.start(specs)
+            # the SDKs Lambda's runtimes include, and Node.js versions: said once (file checks, off the loop).
+            # A missing SDK that lambdagate installs (Config.sdk_install) is said by that install instead.
+            survey = await self._loop.run_in_executor(None, survey_sdks, specs, self._launcher.interpreter_of)
+            self.missing_sdks = survey.missing
+            for note in survey.notes(installing=self.config.sdk_install):
+                log.warning("%s", note)
         self._schedule_reaper()
 
     async def close(self, grace_s: float = 0.0) -> None:
@@ -169,8 +172,12 @@ class Scheduler:
 
     @property
     def zygote_pid(self) -> int:
-        """The zygote's pid, 0 when none runs."""
+        """lambdagate's own zygote's pid, 0 when none runs."""
         return self._launcher.zygote_pid
+
+    def zygote_pids(self) -> dict:
+        """{Python version ("3.12"): pid} of every zygote running, lambdagate's own included."""
+        return self._launcher.zygote_pids()
 
     def idle_count(self, name: str) -> int:
         return self._pools.idle(self._lookup(name).index)
@@ -396,7 +403,7 @@ class Scheduler:
         self._pools.discard_busy(state.fn.index)
         output = worker.take_log()
         self._drop(worker)   # before waiting: a caller that gives up meanwhile leaks nothing
-        wait_status = await self._launcher.exit_status(worker)
+        wait_status = await self._launcher.exit_status(worker, spec)
         if worker.oom_rss_kb:
             error_type, max_used_mb = "Runtime.OutOfMemory", spec.memory_mb
         else:

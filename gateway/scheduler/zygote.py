@@ -23,6 +23,41 @@ def zygote_environment(host_env) -> dict:
     return {name: host_env[name] for name in ZYGOTE_ENVIRONMENT if name in host_env}
 
 
+# lambdagate's package directory, whichever way it is installed
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# How an interpreter of another Python version starts a zygote: it loads the `gateway` package alone
+# from PACKAGE_DIR, not the directory that holds it, which may be a site-packages of lambdagate's own
+# version (its compiled modules would not load, its pure-Python ones would shadow the interpreter's).
+# Its working directory ("" under -c) leaves the import path too, as -m would have it first.
+_START_FROM_PACKAGE_DIR = (
+    "import sys\n"
+    "if sys.path and not sys.path[0]:\n"
+    "    del sys.path[0]\n"
+    "from importlib.util import module_from_spec, spec_from_file_location\n"
+    "package = sys.argv.pop(1)\n"
+    "spec = spec_from_file_location('gateway', package + '/__init__.py', submodule_search_locations=[package])\n"
+    "sys.modules['gateway'] = module = module_from_spec(spec)\n"
+    "spec.loader.exec_module(module)\n"
+    "from gateway.runtime.zygote import main\n"
+    "main()\n")
+
+
+def zygote_command(python: str, own: bool, args: list) -> list:
+    """argv of a zygote: lambdagate's own interpreter imports lambdagate as it does; another runs
+    the runtime from PACKAGE_DIR, standard library only."""
+    if own:
+        return [python, "-m", "gateway.runtime.zygote", *args]
+    return [python, "-c", _START_FROM_PACKAGE_DIR, PACKAGE_DIR, *args]
+
+
+def other_interpreter_environment(host_env) -> dict:
+    """A zygote of another Python version starts without PYTHONHOME, which is lambdagate's own
+    installation's."""
+    env = zygote_environment(host_env)
+    env.pop("PYTHONHOME", None)
+    return env
+
+
 class ZygoteError(RuntimeError):
     pass
 
@@ -31,12 +66,14 @@ class ZygoteProcess:
     """One zygote interpreter (per runtime) and its control socket."""
 
     def __init__(self, python: str = sys.executable, on_exit: Optional[Callable[[int, int], None]] = None,
-                 on_lost: Optional[Callable[[], None]] = None, isolation: str = wire.ISOLATION_NONE):
+                 on_lost: Optional[Callable[[list], None]] = None, isolation: str = wire.ISOLATION_NONE,
+                 own: bool = True):
         self.python = python
+        self.own = own                    # lambdagate's own interpreter, else one of another version
         self.isolation = isolation        # asked for; once ready, what the zygote gives (never "auto")
         self.isolation_note = ""          # why not stronger
         self.on_exit = on_exit            # (pid, wait status) for every forked worker that ends
-        self.on_lost = on_lost            # the zygote is gone, and with it every worker it forked
+        self.on_lost = on_lost            # the zygote is gone, and with it every worker it forked (their pids)
         self.process: Optional[subprocess.Popen] = None
         self._control: Optional[socket.socket] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -44,6 +81,7 @@ class ZygoteProcess:
         self._forks: dict = {}            # seq -> future of pid
         self._exits: dict = {}            # pid -> (wait status, max rss kB), for exits nobody asked about yet
         self._exit_waiters: dict = {}     # pid -> future of (wait status, max rss kB)
+        self._children: set = set()       # pids forked that have not exited
         self.ready: Optional[asyncio.Future] = None
 
     def start(self) -> None:
@@ -54,9 +92,9 @@ class ZygoteProcess:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # the python binary itself, never a shim: a shim costs ~100 ms per start
         self.process = subprocess.Popen(
-            [self.python, "-m", "gateway.runtime.zygote", str(theirs.fileno()), str(os.getpid()), self.isolation],
+            zygote_command(self.python, self.own, [str(theirs.fileno()), str(os.getpid()), self.isolation]),
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
-            env=zygote_environment(os.environ),
+            env=zygote_environment(os.environ) if self.own else other_interpreter_environment(os.environ),
         )
         theirs.close()
         ours.setblocking(False)
@@ -125,6 +163,8 @@ class ZygoteProcess:
                 # an unclaimed exit of an earlier process with this pid is not the new one's
                 self._exits.pop(message.pid, None)
                 future = self._forks.pop(message.seq, None)
+                if message.pid > 0:
+                    self._children.add(message.pid)
                 if future is not None and not future.done():
                     if message.pid > 0:
                         future.set_result(message.pid)
@@ -132,6 +172,7 @@ class ZygoteProcess:
                         future.set_exception(ZygoteError(f"fork failed: {message.error}"))
             elif kind == wire.EXITED:
                 pid, status = message.pid, message.wait_status
+                self._children.discard(pid)
                 outcome = (status, message.max_rss_kb)
                 waiter = self._exit_waiters.pop(pid, None)
                 if waiter is not None:
@@ -162,9 +203,10 @@ class ZygoteProcess:
             if not future.done():
                 future.set_result((-1, 0))
         self._exit_waiters.clear()
+        children, self._children = list(self._children), set()
         if self.on_lost is not None:
             on_lost, self.on_lost = self.on_lost, None
-            on_lost()
+            on_lost(children)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Closing the control socket makes the zygote kill its workers and exit."""

@@ -16,7 +16,7 @@ from botocore.config import Config as BotoConfig
 from botocore.credentials import Credentials
 
 from gateway.errors import LambdagateError
-from gateway.lambda_api.sigv4 import AuthFailure, SigV4Verifier, load_credentials
+from gateway.sigv4 import AuthFailure, SigV4Verifier, load_credentials
 from support.lambda_server import InProcessServer, write_template
 
 KEY, SECRET = "AKIDLAMBDAGATETEST01", "s3cr3t/lambdagate+test/key/0123456789abcd"
@@ -65,6 +65,18 @@ def test_each_tampered_part_breaks_the_signature():
         with pytest.raises(AuthFailure) as info:
             VERIFIER.verify(*request)
         assert (info.value.code, info.value.status) == ("InvalidSignatureException", 403)
+
+
+def test_a_signature_with_non_ascii_characters_is_refused_not_crashed():
+    method, path, query, headers, body = signed("POST", BASE + "/2015-03-31/functions/echo/invocations", b"{}")
+    forged = []
+    for name, value in headers:
+        if name == b"authorization":
+            value = value.rsplit(b"Signature=", 1)[0] + b"Signature=" + "é".encode("latin-1") * 64
+        forged.append((name, value))
+    with pytest.raises(AuthFailure) as info:
+        VERIFIER.verify(method, path, query, forged, body)
+    assert (info.value.code, info.value.status) == ("InvalidSignatureException", 403)
 
 
 def test_wrong_secret_unknown_key_missing_header_and_other_region_are_refused_as_aws_does():

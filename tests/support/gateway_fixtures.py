@@ -39,6 +39,28 @@ def asgi_client():
 
 
 @pytest.fixture
+def guarded_client():
+    """``guarded_client(routes, **build_access_args) -> (client, invoker)``: a started TestClient on the
+    app with its access checks (gateway.apigw.access_setup.build_access) and a FakeInvoker."""
+    from gateway.apigw.access_setup import build_access
+    from gateway.app import build_api_app
+
+    clients = []
+
+    def make(routes, **access_args):
+        invoker = FakeInvoker()
+        client = TestClient(build_api_app(routes, invoker, build_access(routes, invoker, region="us-east-1",
+                                                                          **access_args)))
+        client.__enter__()
+        clients.append(client)
+        return client, invoker
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
 def start_api(tmp_path):
     """``start_api(template, *cli_args) -> ApiServer``; every server is stopped at teardown."""
     pool = ServerPool(tmp_path)

@@ -4,8 +4,9 @@
 // (CallbackContext.js, Runtime.js), context (InvokeContext.js), error bodies
 // (Errors.js) and console patching (LogPatch.js). Node's standard library only.
 //
-// Started as `node bootstrap.mjs` with cwd = code directory and the Lambda
-// environment (_HANDLER, LAMBDA_TASK_ROOT, AWS_LAMBDA_RUNTIME_API, ...).
+// Started as `node bootstrap.mjs [SDK node_modules]` with cwd = code directory and
+// the Lambda environment (_HANDLER, LAMBDA_TASK_ROOT, AWS_LAMBDA_RUNTIME_API, ...);
+// the AWS SDK is found after the function's own packages (gateway/sdks.py).
 
 import net from 'node:net';
 import fs from 'node:fs';
@@ -14,9 +15,13 @@ import util from 'node:util';
 import Module, { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
+import * as nodePathHooks from './nodepath_resolve.mjs';
 
 const require = createRequire(import.meta.url);
 const env = process.env;
+// lambdagate's command line ends with the AWS SDK's node_modules when it is installed (what
+// /var/runtime/node_modules is on AWS); the function sees process.argv as there: node, bootstrap
+const SDK_MODULES = path.isAbsolute(process.argv[2] || '') ? process.argv.splice(2, 1)[0] : '';
 
 // ---------------------------------------------------------------- errors (Errors.js)
 
@@ -641,6 +646,21 @@ function run(handler, meta) {
 
 // ---------------------------------------------------------------- start (index.mjs)
 
+// ES module imports search NODE_PATH's node_modules folders too (nodepath_resolve.mjs). Only when
+// there is one: on Node 20 the hooks run in a loader thread, which costs a cold start some 60 ms.
+function searchNodePathForModules(nodePath) {
+  const folders = nodePath.split(path.delimiter)
+    .filter((folder) => path.isAbsolute(folder) && path.basename(folder) === 'node_modules' && fs.existsSync(folder))
+    .map((folder) => fs.realpathSync(folder));
+  if (!folders.length) return;
+  if (typeof Module.registerHooks === 'function') {
+    nodePathHooks.setFolders(folders);
+    Module.registerHooks({ resolve: nodePathHooks.resolveSync });
+  } else if (typeof Module.register === 'function') {
+    Module.register(new URL('./nodepath_resolve.mjs', import.meta.url), { data: { folders } });
+  }
+}
+
 async function main() {
   patchConsole();
   if (!API) {
@@ -662,10 +682,12 @@ async function main() {
 
   const appRoot = env.LAMBDA_TASK_ROOT || process.cwd();
   if (!env.NODE_PATH) {
-    // AWS's bootstrap ends NODE_PATH with the task root: require('lib/x') resolves from there.
-    env.NODE_PATH = appRoot;
+    // AWS's bootstrap: the runtime's node_modules (the SDK), then the task root, from which
+    // require('lib/x') resolves. A function that sets NODE_PATH gets only its own.
+    env.NODE_PATH = [SDK_MODULES, appRoot].filter(Boolean).join(path.delimiter);
     Module._initPaths();
   }
+  searchNodePathForModules(env.NODE_PATH);
   let handler;
   let meta;
   try {

@@ -1,4 +1,5 @@
-"""AWS Signature Version 4, verified as the Lambda service does (`--auth sigv4`).
+"""AWS Signature Version 4, verified as AWS verifies it: the Lambda API's callers (`--auth sigv4`)
+and API Gateway's AWS_IAM routes (service execute-api).
 
 The canonical request is built from the request as it arrived, the way botocore's signer builds it
 from the request it sends (botocore.auth.SigV4Auth): the path percent-encoded once more, the query
@@ -30,9 +31,12 @@ BAD_SIGNATURE = ("The request signature we calculated does not match the signatu
 class AuthFailure(Exception):
     """A caller the service refuses: its error code, status and message."""
 
-    def __init__(self, code: str, message: str, status: int = 403):
+    def __init__(self, code: str, message: str, status: int = 403, canonical_request: Optional[str] = None,
+                 string_to_sign: Optional[str] = None):
         super().__init__(message)
         self.code, self.status, self.message = code, status, message
+        # what the service computed when the signature did not match (API Gateway's answer shows them)
+        self.canonical_request, self.string_to_sign = canonical_request, string_to_sign
 
 
 def load_credentials(path: Optional[str], environ: Mapping[str, str]) -> dict:
@@ -149,8 +153,10 @@ class SigV4Verifier:
                 self._keys.clear()
             key = self._keys[(key_id, date)] = _signing_key(secret, date, region, service)
         expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, fields["Signature"]):
-            raise AuthFailure("InvalidSignatureException", BAD_SIGNATURE)
+        # compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a 403)
+        if not hmac.compare_digest(expected.encode(), fields["Signature"].encode("utf-8", "surrogateescape")):
+            raise AuthFailure("InvalidSignatureException", BAD_SIGNATURE, canonical_request=canonical,
+                              string_to_sign=to_sign)
         return key_id
 
     def _check_time(self, stamp: str, scope_date: str) -> None:
