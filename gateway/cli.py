@@ -289,8 +289,8 @@ async def _invoke(config: Config, function: Optional[str], event: bytes) -> int:
         raise LambdagateError(f"function {function!r} is not in {template.path}; it has: "
                               f"{', '.join(template.functions) or 'none'}")
     scheduler = Scheduler([spec], config)
-    await scheduler.start()
     try:
+        await scheduler.start()   # (inside: a start that fails half-way still closes what it opened)
         # an SDK Lambda's runtime has and this machine lacks: installed first, as the function may
         # import it (gateway/sdk_autoinstall.py says why invoke waits)
         await install_before_invoking(scheduler.missing_sdks, config, sys.stderr)
@@ -349,6 +349,9 @@ def _interpreter_for(version: str) -> Optional[str]:
 def _setup_sdk(args: argparse.Namespace) -> int:
     """`lambdagate setup sdk`: 0 when everything asked for is installed, 1 otherwise."""
     import shutil
+
+    # SIGTERM ends it as Ctrl-C does: the installer is stopped and the cache left as it was
+    signal.signal(signal.SIGTERM, _interrupt)
 
     from gateway import sdk_install, sdks
 

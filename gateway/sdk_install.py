@@ -106,8 +106,10 @@ def _run_tool(argv: List[str], progress: Progress) -> Tuple[int, List[str]]:
     ends with an exception here or with `progress.stop()`."""
     tail: List[str] = []
     try:
+        # cwd "/": `python -m pip` puts its working directory first on sys.path, and a template's
+        # directory is not to be trusted with a pip.py of its own
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                text=True, errors="replace", start_new_session=True)
+                                text=True, errors="replace", start_new_session=True, cwd="/")
     except OSError as exc:
         return 127, [f"{argv[0]}: {exc.strerror}"]
     progress._track(proc)
@@ -150,7 +152,9 @@ def _replace_dir(new: str, final: str) -> None:
 
 def _fresh_dir(final: str) -> str:
     os.makedirs(os.path.dirname(final), exist_ok=True)
-    return tempfile.mkdtemp(prefix=f".{os.path.basename(final)}-new-", dir=os.path.dirname(final))
+    new = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}-new-", dir=os.path.dirname(final))
+    os.chmod(new, 0o755)    # (mkdtemp's 0700 would hide the SDK from workers of another uid)
+    return new
 
 
 # ---------------------------------------------------------------- Python
@@ -160,7 +164,7 @@ def _interpreter_version(python: str) -> Optional[str]:
         return sdks.running_python_version()
     try:
         out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, cwd="/")
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -168,7 +172,8 @@ def _interpreter_version(python: str) -> Optional[str]:
 
 def _has_pip(python: str) -> bool:
     try:
-        return subprocess.run([python, "-m", "pip", "--version"], capture_output=True, timeout=60).returncode == 0
+        return subprocess.run([python, "-m", "pip", "--version"], capture_output=True, timeout=60,
+                              cwd="/").returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -224,9 +229,11 @@ def _installed_node_packages(prefix: str) -> List[str]:
     """What an earlier install asked for (npm keeps it in the prefix's package.json)."""
     try:
         with open(os.path.join(prefix, "package.json")) as f:
-            return list(json.load(f).get("dependencies", {}))
+            names = list(json.load(f).get("dependencies", {}))
     except (OSError, ValueError, AttributeError):
         return []
+    # the names go to npm's command line: nothing it would read as an option, a URL or a path
+    return [name for name in names if isinstance(name, str) and valid_node_package(name)]
 
 
 def _package_name(spec: str) -> str:
@@ -259,7 +266,9 @@ def install_node(progress: Progress, extra: Iterable[str] = (), only_if_missing:
 
     def argv_for(prefix: str) -> List[str]:
         packages[:] = node_packages(extra)    # read under the lock: what the last install added
-        return [npm, "install", "--prefix", prefix, "--no-audit", "--no-fund", "--no-update-notifier", *packages]
+        # --ignore-scripts: the @aws-sdk tree needs none, and nothing of a registry runs on the host
+        return [npm, "install", "--prefix", prefix, "--no-audit", "--no-fund", "--no-update-notifier",
+                "--ignore-scripts", *packages]
 
     def incomplete(prefix: str) -> str:
         missing = [p for p in packages if not os.path.isfile(

@@ -169,4 +169,7 @@ def loads(data):
             raise JSONDecodeError(f"str is not valid UTF-8: {exc.reason}", "", exc.start) from None
     if data.startswith("\ufeff"):
         raise JSONDecodeError("Unexpected UTF-8 BOM", data, 0)
-    return _decoder.decode(data)
+    try:
+        return _decoder.decode(data)
+    except RecursionError:      # orjson refuses such nesting as a decode error, not a crash
+        raise JSONDecodeError("recursion limit exceeded", data, 0) from None

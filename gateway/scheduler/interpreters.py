@@ -133,7 +133,9 @@ def candidates(version: str, host_env: Mapping[str, str] = os.environ) -> Iterat
     """Where an interpreter of `version` may be, in the order they are tried."""
     binary = f"python{version}"
     for directory in host_env.get("PATH", "").split(os.pathsep):
-        path = os.path.join(directory or ".", binary)
+        if not os.path.isabs(directory):    # an empty or relative entry: the project's own directory
+            continue
+        path = os.path.join(directory, binary)
         if os.path.isfile(path) and os.access(path, os.X_OK):
             yield path
     home = host_env.get("HOME") or os.path.expanduser("~")

@@ -38,7 +38,16 @@ _START_FROM_PACKAGE_DIR = (
     "spec = spec_from_file_location('gateway', package + '/__init__.py', submodule_search_locations=[package])\n"
     "sys.modules['gateway'] = module = module_from_spec(spec)\n"
     "spec.loader.exec_module(module)\n"
-    "from gateway.runtime.zygote import main\n"
+    # that interpreter's own msgpack or orjson may be any release (an old msgpack reads strings as
+    # bytes): the runtime's stdlib codecs stand in for them, so its frames are the ones lambdagate reads
+    "from gateway.runtime import stdlib_json, stdlib_msgpack\n"
+    "saved = {name: sys.modules.get(name) for name in ('msgpack', 'orjson')}\n"
+    "sys.modules['msgpack'], sys.modules['orjson'] = stdlib_msgpack, stdlib_json\n"
+    "try:\n"
+    "    from gateway.runtime.zygote import main\n"
+    "finally:\n"
+    "    for name, found in saved.items():\n"
+    "        sys.modules.pop(name, None) if found is None else sys.modules.__setitem__(name, found)\n"
     "main()\n")
 
 

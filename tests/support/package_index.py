@@ -107,3 +107,9 @@ class PackageIndex:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+# what an installer says when a registry answers badly or not at all (offline, a proxy refusing,
+# TLS interception): tests that need the real registries skip on these instead of failing
+REGISTRY_TROUBLE = ("cannot be reached", "offers it", "ECONNREFUSED", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN",
+                    "certificate", "E403", "E407")
