@@ -202,6 +202,11 @@ def _outcome(dumps, value):
 @pytest.mark.parametrize("name", RESULTS)
 def test_a_result_has_the_bytes_orjson_gives_or_is_refused_as_orjson_refuses_it(name):
     value = RESULTS[name]
+    if name == "too-deep" and _outcome(orjson.dumps, value) is not TypeError:
+        # orjson's nesting limit moved across releases (the floor's 3.10 writes one level more):
+        # the stdlib codec keeps the newest releases' limit
+        assert _outcome(stdlib_json.dumps, value) is TypeError
+        return
     assert _outcome(stdlib_json.dumps, value) == _outcome(orjson.dumps, value)
 
 
