@@ -449,7 +449,13 @@ def test_invoke_installs_the_real_boto3_on_first_use(tmp_path, bare_python, monk
     template = write_app(tmp_path / "app", {"app.py": app}, [function_yaml("Fn", "app.handler")])
     proc = lambdagate(tmp_path, "invoke", "-t", template, "--python", f"{PY}={bare_python}",
                       "--state-dir", str(tmp_path / "state"))
-    out, err = proc.communicate(timeout=110)
+    try:
+        out, err = proc.communicate(timeout=110)
+    except subprocess.TimeoutExpired:
+        # a registry that answers but crawls is the network's state, not lambdagate's
+        proc.kill()
+        proc.communicate()
+        pytest.skip("the Python package index did not serve boto3 within 110 s")
     if proc.returncode != 0 and any(why in err for why in REGISTRY_TROUBLE):
         pytest.skip(f"the Python package index is not reachable: {err.strip().splitlines()[-1]}")
     assert (proc.returncode, json.loads(out)) == (0, {

@@ -460,9 +460,13 @@ def test_real_install_then_functions_use_the_sdks(tmp_path):
     registry = npm_registry()
     if not registry or not registry_reachable(registry):
         pytest.skip(f"the npm registry ({registry or 'npm config get registry failed'}) is not reachable")
-    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "setup", "sdk", "--python", PY, "--node"],
-                          env=checkout_env(), cwd=tmp_path, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=110)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "gateway.cli", "setup", "sdk", "--python", PY, "--node"],
+                              env=checkout_env(), cwd=tmp_path, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=110)
+    except subprocess.TimeoutExpired:
+        # a registry that answers but crawls is the network's state, not lambdagate's
+        pytest.skip("the package registries did not serve the SDKs within 110 s")
     if proc.returncode != 0 and any(why in proc.stderr for why in REGISTRY_TROUBLE):
         pytest.skip(f"a package registry is not reachable: {proc.stderr.strip().splitlines()[-1]}")
     assert proc.returncode == 0, proc.stderr
